@@ -1,0 +1,192 @@
+"""build_cache / DecodedCache: layout, pixels, reuse, concurrency, corrupt files, unusable folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainable.data import DataError, DecodedCache, build_cache, decode_resized, scan_folder
+from trainable.data.decode import resized_shape
+
+
+def _builds(cache_dir: Path) -> list[dict]:
+    log = cache_dir / "builds.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def test_shapes_pixels_and_labels(small_embedded: Path, tmp_path: Path) -> None:
+    index = scan_folder(small_embedded)
+    cache = build_cache(index, 40, tmp_path, progress=False)
+    assert cache.classes == index.classes and cache.presize == 40
+    assert (cache.n("train"), cache.n("valid")) == (60, 20)
+    for split in ("train", "valid"):
+        shapes = cache.shapes(split)
+        assert shapes.min(axis=1).tolist() == [40] * cache.n(split)
+        assert shapes.max() <= 80
+        assert np.array_equal(cache.labels(split), index.labels(split))
+        for i in (0, cache.n(split) - 1):
+            img = cache.image(split, i)
+            assert img.dtype == np.uint8 and img.shape == (*shapes[i], 3) and not img.flags.writeable
+            assert np.array_equal(img, decode_resized(index.paths(split)[i], 40))
+            assert cache.path(split, i) == index.paths(split)[i].relative_to(small_embedded).as_posix()
+    meta = cache.meta
+    assert meta["counts"] == {"train": 60, "valid": 20} and meta["corrupt"] == [] and meta["version"] == 1
+    assert meta["source_root"] == str(small_embedded.resolve())
+
+
+def test_resize_matches_plain_pil_and_caps_the_long_side(make_folder, tmp_path: Path) -> None:
+    root = make_folder({"train/a": 1, "val/a": 1}, size=(300, 50))  # a 6:1 panorama
+    index = scan_folder(root)
+    cache = build_cache(index, 25, tmp_path / "cache", progress=False)
+    img = cache.image("train", 0)
+    assert img.shape == (25, 50, 3) == (*resized_shape(300, 50, 25), 3)
+    with Image.open(index.train_paths[0]) as im:  # PNG: no draft; the centre 100 x 50 px, halved
+        expected = np.asarray(im.convert("RGB").resize((50, 25), Image.Resampling.BILINEAR, box=(100, 0, 200, 50)))
+    assert np.array_equal(img, expected)
+
+
+def test_second_build_reuses_and_label_noise_shares_the_cache(small_embedded: Path, tmp_path: Path) -> None:
+    first = build_cache(scan_folder(small_embedded), 32, tmp_path, progress=False)
+    noisy_index = scan_folder(small_embedded, label_noise=50)
+    noisy = build_cache(noisy_index, 32, tmp_path, progress=False)
+    assert noisy.folder == first.folder and len(_builds(tmp_path)) == 1
+    assert noisy.label_noise == 50 and np.array_equal(noisy.labels("train"), noisy_index.train_labels)
+    assert (noisy.labels("train") != first.labels("train")).sum() == 30
+    assert np.array_equal(noisy.labels("valid"), first.labels("valid"))
+    other = build_cache(scan_folder(small_embedded), 36, tmp_path, progress=False)
+    assert other.folder != first.folder and len(_builds(tmp_path)) == 2
+
+
+def test_a_changed_file_makes_a_new_cache(make_folder, tmp_path: Path) -> None:
+    root = make_folder({"train/a": 2, "val/a": 1})
+    first = build_cache(scan_folder(root), 16, tmp_path / "cache", progress=False)
+    path = root / "train/a/img0.png"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    assert build_cache(scan_folder(root), 16, tmp_path / "cache", progress=False).folder != first.folder
+
+
+_CHILD = """
+import json, sys, time
+from pathlib import Path
+from trainable.data import build_cache, scan_folder
+root, cache_dir, go = (Path(a) for a in sys.argv[1:4])
+index = scan_folder(root)
+while not go.exists():
+    time.sleep(0.005)
+cache = build_cache(index, 48, cache_dir, progress=False)
+print(json.dumps({"folder": str(cache.folder), "n": cache.n("train"), "first": int(cache.image("train", 0).sum())}))
+"""
+
+
+def test_concurrent_builders_build_once(small_embedded: Path, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(small_embedded), str(tmp_path / "cache"), str(go)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(1.0)  # let all three import and index, then start them together
+    go.touch()
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        results.append(json.loads(out))
+    assert len({json.dumps(r) for r in results}) == 1 and results[0]["n"] == 60
+    assert len(_builds(tmp_path / "cache")) == 1
+    assert [p.name for p in (tmp_path / "cache").iterdir() if ".tmp-" in p.name] == []
+
+
+def test_corrupt_images_are_skipped_and_recorded(make_folder, tmp_path: Path) -> None:
+    root = make_folder({"train/a": 2, "train/b": 2, "val/a": 1, "val/b": 1})
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(root / "train/b/photo.jpg", quality=90)
+    noise = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(root / "train/a/truncated.jpg", quality=90)
+    data = (root / "train/a/truncated.jpg").read_bytes()
+    (root / "train/a/truncated.jpg").write_bytes(data[: len(data) // 2])  # the header survives
+    (root / "train/b/garbage.jpeg").write_bytes(b"this is not a jpeg at all")
+    (root / "train/b/notes.txt").write_text("skipped by the scan")
+    index = scan_folder(root)
+    assert len(index.train_paths) == 7
+    cache = build_cache(index, 16, tmp_path / "cache", progress=False)
+    corrupt = {c["path"]: c["reason"] for c in cache.meta["corrupt"]}
+    assert set(corrupt) == {"train/a/truncated.jpg", "train/b/garbage.jpeg"}
+    assert corrupt["train/b/garbage.jpeg"].startswith("unreadable header")
+    assert corrupt["train/a/truncated.jpg"].startswith("decode failed") and "truncated" in corrupt["train/a/truncated.jpg"]
+    assert cache.meta["skipped"] == ["train/b/notes.txt"]
+    assert cache.n("train") == 5 and cache.meta["counts"]["train"] == 5
+    for i in range(cache.n("train")):  # labels stay aligned with the images that remain
+        assert cache.classes[cache.labels("train")[i]] == cache.path("train", i).split("/")[1]
+    photo = [i for i in range(5) if cache.path("train", i).endswith("photo.jpg")][0]
+    assert np.abs(cache.image("train", photo).astype(int) - (200, 30, 30)).max() < 8
+    assert _builds(tmp_path / "cache")[0]["corrupt"] == 2
+
+
+def test_unwritable_cache_folder_is_a_clear_error(make_folder, tmp_path: Path) -> None:
+    index = scan_folder(make_folder({"train/a": 1, "val/a": 1}))
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(DataError, match=r"cache folder .*a_file/cache is not writable .*pass a writable data_dir"):
+        build_cache(index, 16, tmp_path / "a_file" / "cache", progress=False)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_read_only_cache_folder_is_a_clear_error(make_folder, tmp_path: Path) -> None:
+    index = scan_folder(make_folder({"train/a": 1, "val/a": 1}))
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(DataError, match="is not writable"):
+        build_cache(index, 16, locked, progress=False)
+
+
+def test_too_little_free_space_is_a_clear_error_and_leaves_nothing(make_folder, tmp_path: Path, monkeypatch) -> None:
+    import trainable.data.cache as cache_module
+
+    index = scan_folder(make_folder({"train/a": 2, "val/a": 1}))
+    monkeypatch.setattr(cache_module.shutil, "disk_usage", lambda _: type("U", (), {"free": 1000})())
+    with pytest.raises(DataError, match=r"has 0.00 GiB free, the cache of .* needs .*free space or pass another data_dir"):
+        build_cache(index, 16, tmp_path / "cache", progress=False)
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_worker_processes_write_the_same_bytes(small_embedded: Path, tmp_path: Path) -> None:
+    index = scan_folder(small_embedded)
+    one = build_cache(index, 24, tmp_path / "one", workers=1, progress=False)
+    two = build_cache(index, 24, tmp_path / "two", workers=2, progress=False)
+    assert np.array_equal(one.pixels, two.pixels)
+    assert one.folder.name == two.folder.name
+
+
+def test_channel_stats(small_embedded: Path, tmp_path: Path) -> None:
+    cache = build_cache(scan_folder(small_embedded), 32, tmp_path, progress=False)
+    mean, std = cache.channel_stats()
+    every = np.concatenate([cache.image("train", i).reshape(-1, 3) for i in range(cache.n("train"))]) / 255
+    assert np.allclose(mean, every.mean(0), atol=1e-6) and np.allclose(std, every.std(0), atol=1e-6)
+    assert all(abs(m - 0.5) > 0.1 for m in mean)
+    sub = DecodedCache(cache.folder).channel_stats("train", max_images=10)
+    assert sub == DecodedCache(cache.folder).channel_stats("train", max_images=10) and sub != (mean, std)
+
+
+def test_errors_name_the_bad_value(small_embedded: Path, tmp_path: Path) -> None:
+    index = scan_folder(small_embedded)
+    with pytest.raises(DataError, match="presize must be an int >= 8 px, got 4"):
+        build_cache(index, 4, tmp_path, progress=False)
+    with pytest.raises(DataError, match="workers must be >= 1"):
+        build_cache(index, 16, tmp_path, workers=0, progress=False)
+    cache = build_cache(index, 16, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="split must be one of"):
+        cache.n("test")
+    with pytest.raises(IndexError, match="image index 60 out of range"):
+        cache.image("train", 60)
+    with pytest.raises(DataError, match="not a decoded cache"):
+        DecodedCache(tmp_path / "nothing")

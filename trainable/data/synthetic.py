@@ -1,0 +1,287 @@
+"""The embedded data set: ten shape-and-texture classes drawn from a seed, laid out like Imagenette.
+
+Imagenette cannot be downloaded everywhere, so the project generates a stand-in that is a fair
+test bed for fastbook chapter 7's techniques. Each image shows one object on a cluttered
+background. The classes (folder names, in label order) are::
+
+    c0_disc   c1_ring   c2_square   c3_triangle   c4_cross   c5_star   c6_bar
+    c7_disc_stripes   c8_disc_checker   c9_square_checker
+
+* **Shape** separates most classes; **fine texture** separates the rest: a disc is plain, striped
+  (2-px stripes) or checkered (2-px squares), a square plain or checkered. The texture is a
+  +-0.2 luminance swing around the object's colour, and the plain objects have that mean colour,
+  so downsampled 4x (what a 32-px crop of a 128-px image sees) the texture classes become their
+  plain twins: full resolution (presizing, progressive resizing) pays.
+* **Colour is no shortcut**: every class draws its colour from the same distribution.
+* **Normalization matters**: the background is dark (channel means about 0.3, 0.26, 0.2),
+  cluttered with soft blobs, thin lines and pixel noise.
+* **Crops matter**: a third of the objects sit near an end of the image's long axis, so that a
+  centre crop loses at least 0.3 of their radius (random crops and TTA can see more of them;
+  in 1:1 images the frame itself cuts them).
+* **Sizes like Imagenette's**: shorter side 96-128 px; aspect ratios 4:3 (50 %), 3:4 (20 %),
+  1:1 (15 %), 16:9 (10 %), 9:16 (5 %).
+
+The label table ``noisy_imagenette.csv`` has Imagenette's columns. The noisy columns flip exactly
+1/5/25/50 % of the train labels to another class (val labels never change), nested: a label
+flipped at 5 % is flipped, to the same wrong class, at 25 % and 50 % (the real table is not nested;
+nesting makes the noise levels comparable). ``objects.csv`` records each object's class, bounding
+circle and whether it was placed near an edge (the ground truth, for tests and inspection).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from trainable.data.atomic import build_once
+from trainable.data.errors import DataError
+
+__all__ = ["CLASSES", "NOISE_LEVELS", "ImageSpec", "ensure_embedded", "plan_images", "render_image"]
+
+FORMAT_VERSION = 1  # bump when the drawing changes: the folder name carries it
+CLASSES: tuple[str, ...] = (
+    "c0_disc", "c1_ring", "c2_square", "c3_triangle", "c4_cross",
+    "c5_star", "c6_bar", "c7_disc_stripes", "c8_disc_checker", "c9_square_checker",
+)
+NOISE_LEVELS = (1, 5, 25, 50)  # % of train labels flipped, Imagenette's noisy_labels_* columns
+TRAIN_PER_CLASS = 130
+VALID_PER_CLASS = 50
+SHORT_SIDE = (96, 128)  # px, inclusive range of the shorter side
+ASPECTS = ((4, 3), (3, 4), (1, 1), (16, 9), (9, 16))  # (width, height)
+ASPECT_P = (0.50, 0.20, 0.15, 0.10, 0.05)
+EDGE_FRACTION = 1 / 3  # objects placed so that a centre crop cuts them
+RADIUS = (0.22, 0.34)  # object radius as a fraction of the shorter side
+BACKGROUND = (0.30, 0.25, 0.19)  # mean background colour per channel, in [0, 1]
+TEXTURE_SWING = 0.2  # luminance swing of the 2-px textures around the object colour
+PIXEL_NOISE = 0.035  # std of the per-pixel Gaussian noise
+JPEG_QUALITY = 90
+
+_SHAPE = {  # class -> (outline, texture)
+    "c0_disc": ("disc", None), "c1_ring": ("ring", None), "c2_square": ("square", None),
+    "c3_triangle": ("triangle", None), "c4_cross": ("cross", None), "c5_star": ("star", None),
+    "c6_bar": ("bar", None), "c7_disc_stripes": ("disc", "stripes"),
+    "c8_disc_checker": ("disc", "checker"), "c9_square_checker": ("square", "checker"),
+}
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """Where and how one image's object is drawn (all that is random about it, but the clutter)."""
+
+    path: str  # relative to the data set root, e.g. "train/c0_disc/c0_disc_00000.JPEG"
+    label: int  # index into CLASSES
+    width: int  # px
+    height: int  # px
+    cx: float  # px, object centre
+    cy: float  # px
+    radius: float  # px, radius of the object's bounding circle
+    angle: float  # radians
+    colour: tuple[float, float, float]  # object mean colour in [0, 1]
+    near_edge: bool  # placed so that a centre crop cuts it
+    is_valid: bool
+
+
+def plan_images(seed: int, train_per_class: int, valid_per_class: int) -> list[ImageSpec]:
+    """Draw every image's geometry from ``seed``: train images of all classes, then val images."""
+    rng = np.random.default_rng([seed, 0])
+    specs: list[ImageSpec] = []
+    number = 0
+    for is_valid, per_class in ((False, train_per_class), (True, valid_per_class)):
+        split = "val" if is_valid else "train"
+        for label, name in enumerate(CLASSES):
+            for _ in range(per_class):
+                specs.append(_plan_one(rng, f"{split}/{name}/{name}_{number:05d}.JPEG", label, is_valid))
+                number += 1
+    return specs
+
+
+def _plan_one(rng: np.random.Generator, path: str, label: int, is_valid: bool) -> ImageSpec:
+    aw, ah = ASPECTS[rng.choice(len(ASPECTS), p=ASPECT_P)]
+    short = int(rng.integers(SHORT_SIDE[0], SHORT_SIDE[1] + 1))
+    width, height = (round(short * aw / ah), short) if aw >= ah else (short, round(short * ah / aw))
+    long_ = max(width, height)
+    r = float(rng.uniform(*RADIUS)) * short
+    near_edge = bool(rng.random() < EDGE_FRACTION)
+    # Position along the long axis; a centre crop keeps [(long - short) / 2, (long + short) / 2].
+    margin = (long_ - short) / 2
+    if near_edge:  # at least 0.3 r of the object lies past the kept band (up to 0.7 r if there is room)
+        along = float(rng.uniform(0.7 * r, max(0.7 * r, margin + 0.3 * r)))
+        if rng.random() < 0.5:
+            along = long_ - along
+    else:  # inside the centre square, up to 10 % of r outside it
+        lo, hi = margin + 0.9 * r, margin + short - 0.9 * r
+        along = float(rng.uniform(lo, hi)) if hi > lo else long_ / 2
+    across = float(rng.uniform(0.9 * r, short - 0.9 * r))
+    cx, cy = (along, across) if width >= height else (across, along)
+    colour = tuple(float(c) for c in rng.uniform(0.35, 0.75, 3))
+    return ImageSpec(path, label, width, height, cx, cy, r, float(rng.uniform(0, 2 * np.pi)),
+                     colour, near_edge, is_valid)  # type: ignore[arg-type]
+
+
+def render_image(spec: ImageSpec, seed: int) -> np.ndarray:
+    """Draw ``spec`` as an (H, W, 3) uint8 array; the clutter comes from ``(seed, path)``."""
+    rng = np.random.default_rng([seed, 1, *spec.path.encode()])
+    h, w = spec.height, spec.width
+    # Drawn planar (3, H, W) so that every per-channel operation is contiguous.
+    img = np.empty((3, h, w), np.float32)
+    background = np.asarray(BACKGROUND) + rng.normal(0, 0.04, 3)
+    # Clutter under the object: soft colour blobs (separable Gaussians, summed by one matmul per
+    # channel), then thin lines.
+    k = int(rng.integers(3, 7))
+    sigma = rng.uniform(0.08, 0.3, k) * min(h, w)
+    gx = np.exp(-((np.arange(w) + 0.5)[:, None] - rng.uniform(0, w, k)) ** 2 / (2 * sigma**2))
+    gy = np.exp(-((np.arange(h) + 0.5)[:, None] - rng.uniform(0, h, k)) ** 2 / (2 * sigma**2))
+    amp = rng.normal(0, 0.12, (k, 3))
+    for c in range(3):
+        img[c] = (gy * amp[:, c]) @ gx.T + background[c]
+    for _ in range(int(rng.integers(2, 6))):
+        p0, p1 = rng.uniform((0, 0), (w, h)), rng.uniform((0, 0), (w, h))
+        width = float(rng.uniform(0.5, 1.5))
+        box = _box(min(p0[0], p1[0]) - 2, max(p0[0], p1[0]) + 2, min(p0[1], p1[1]) - 2, max(p0[1], p1[1]) + 2, w, h)
+        xx, yy = _grid(box)
+        cover = np.clip(width + 0.5 - _segment_distance(xx, yy, p0, p1), 0, 1)
+        _paint(img[:, box[2]:box[3], box[0]:box[1]], cover, rng.uniform(0.1, 0.6, 3).astype(np.float32))
+    # The object, in its bounding box: outline coverage (1-px antialiased edge), colour, texture.
+    outline, texture = _SHAPE[CLASSES[spec.label]]
+    r = spec.radius
+    box = _box(spec.cx - r - 2, spec.cx + r + 2, spec.cy - r - 2, spec.cy + r + 2, w, h)
+    xx, yy = _grid(box)
+    ca, sa = math.cos(spec.angle), math.sin(spec.angle)
+    u = (xx - spec.cx) * ca + (yy - spec.cy) * sa
+    v = (yy - spec.cy) * ca - (xx - spec.cx) * sa
+    cover = np.clip(0.5 - _sdf(outline, u, v, r), 0, 1)
+    colour: np.ndarray = np.asarray(spec.colour, np.float32)
+    if texture is not None:
+        on = np.floor(u / 2) % 2 if texture == "stripes" else (np.floor(u / 2) + np.floor(v / 2)) % 2
+        colour = colour[:, None, None] + TEXTURE_SWING * (2 * on - 1)
+    _paint(img[:, box[2]:box[3], box[0]:box[1]], cover, colour)
+    # Pixel noise: a random window of a fixed pool (drawing fresh normals would take most of the time).
+    pool = _noise_pool(seed)
+    start = int(rng.integers(0, pool.size - img.size))
+    img += pool[start:start + img.size].reshape(img.shape)
+    np.clip(img, 0, 1, out=img)
+    return (img.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8, order="C")
+
+
+@functools.lru_cache(maxsize=2)
+def _noise_pool(seed: int) -> np.ndarray:
+    """Two million Gaussian pixel-noise values (std PIXEL_NOISE), drawn once per seed."""
+    return np.random.default_rng([seed, 3]).standard_normal(2_000_000, dtype=np.float32) * np.float32(PIXEL_NOISE)
+
+
+def _box(x0: float, x1: float, y0: float, y1: float, w: int, h: int) -> tuple[int, int, int, int]:
+    """Integer pixel box ``(x0, x1, y0, y1)`` clipped to a ``w`` x ``h`` image."""
+    return max(int(x0), 0), min(int(np.ceil(x1)), w), max(int(y0), 0), min(int(np.ceil(y1)), h)
+
+
+def _grid(box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates of ``box``, broadcastable to its (rows, columns)."""
+    x0, x1, y0, y1 = box
+    return np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5, np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5
+
+
+def _paint(img: np.ndarray, cover: np.ndarray, colour: np.ndarray) -> None:
+    """Blend ``colour`` (3,) or (3, h, w) over planar ``img`` (3, h, w) with coverage ``cover`` (h, w)."""
+    if colour.ndim == 1:
+        colour = colour[:, None, None]
+    img *= 1 - cover
+    img += cover * colour
+
+
+def _segment_distance(xx: np.ndarray, yy: np.ndarray, p0: np.ndarray, p1: np.ndarray) -> np.ndarray:
+    dx, dy = float(p1[0] - p0[0]), float(p1[1] - p0[1])
+    x, y = xx - float(p0[0]), yy - float(p0[1])
+    t = np.clip((x * dx + y * dy) / max(dx * dx + dy * dy, 1e-6), 0, 1)
+    return np.hypot(x - t * dx, y - t * dy)
+
+
+def _sdf(outline: str, u: np.ndarray, v: np.ndarray, r: float) -> np.ndarray:
+    """Approximate signed distance (px, negative inside) to an outline of bounding radius ``r``."""
+    if outline == "disc":
+        return np.hypot(u, v) - r
+    if outline == "ring":
+        return np.abs(np.hypot(u, v) - 0.75 * r) - 0.25 * r
+    if outline == "square":
+        return np.maximum(np.abs(u), np.abs(v)) - r / math.sqrt(2)
+    if outline == "triangle":  # equilateral, circumradius r
+        sides = [u * math.cos(a) + v * math.sin(a) for a in (math.pi / 2, math.pi * 7 / 6, -math.pi / 6)]
+        return np.maximum(np.maximum(sides[0], sides[1]), sides[2]) - r / 2
+    if outline == "cross":
+        au, av = np.abs(u), np.abs(v)
+        return np.minimum(np.maximum(au - r, av - 0.3 * r), np.maximum(au - 0.3 * r, av - r))
+    if outline == "star":  # five points; the radius goes linearly in angle from 0.45 r to r
+        turn = (np.arctan2(v, u) * (5 / (2 * math.pi))) % 1
+        reach = r * (0.45 + 0.55 * (1 - 2 * np.abs(turn - 0.5)))
+        return np.hypot(u, v) - reach
+    if outline == "bar":
+        return np.maximum(np.abs(u) - r, np.abs(v) - 0.28 * r)
+    raise ValueError(f"unknown outline {outline!r}")
+
+
+def _noisy_labels(labels: np.ndarray, seed: int) -> dict[int, np.ndarray]:
+    """Nested label noise: the first k% of one permutation flipped, each to a fixed other class."""
+    rng = np.random.default_rng([seed, 2])
+    order = rng.permutation(len(labels))
+    wrong = (labels + rng.integers(1, len(CLASSES), len(labels))) % len(CLASSES)
+    out = {0: labels}
+    for pct in NOISE_LEVELS:
+        noisy = labels.copy()
+        flip = order[: round(len(labels) * pct / 100)]
+        noisy[flip] = wrong[flip]
+        out[pct] = noisy
+    return out
+
+
+def _write(root: Path, seed: int, specs: list[ImageSpec]) -> None:
+    for name in CLASSES:
+        (root / "train" / name).mkdir(parents=True)
+        (root / "val" / name).mkdir(parents=True)
+    for spec in specs:
+        Image.fromarray(render_image(spec, seed)).save(root / spec.path, quality=JPEG_QUALITY)
+    train = [s for s in specs if not s.is_valid]
+    noisy = _noisy_labels(np.array([s.label for s in train], np.int64), seed)
+    with open(root / "noisy_imagenette.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["path", *(f"noisy_labels_{p}" for p in (0, *NOISE_LEVELS)), "is_valid"])
+        for i, s in enumerate(train):
+            out.writerow([s.path, *(CLASSES[noisy[p][i]] for p in (0, *NOISE_LEVELS)), "False"])
+        for s in specs[len(train):]:
+            out.writerow([s.path, *(CLASSES[s.label] for _ in (0, *NOISE_LEVELS)), "True"])
+    with open(root / "objects.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["path", "label", "width", "height", "cx", "cy", "radius", "near_edge"])
+        for s in specs:
+            out.writerow([s.path, s.label, s.width, s.height, f"{s.cx:.2f}", f"{s.cy:.2f}",
+                          f"{s.radius:.2f}", int(s.near_edge)])
+
+
+def ensure_embedded(
+    data_dir: Path,
+    seed: int = 0,
+    *,
+    train_per_class: int = TRAIN_PER_CLASS,
+    valid_per_class: int = VALID_PER_CLASS,
+) -> Path:
+    """The root of the embedded set under ``data_dir``, generated on first use (once per machine).
+
+    The folder is ``embedded-v1-seed{seed}`` (with ``-{train}x{valid}`` appended for other than
+    the default counts per class); it is generated in a temporary sibling under a file lock and
+    renamed when complete, so concurrent trials generate it once and never see half of it.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise DataError(f"the embedded set's seed must be an int >= 0, got {seed=!r}")
+    for name, n in (("train_per_class", train_per_class), ("valid_per_class", valid_per_class)):
+        if not isinstance(n, int) or n < 1:
+            raise DataError(f"{name} must be an int >= 1, got {n!r}")
+    name = f"embedded-v{FORMAT_VERSION}-seed{seed}"
+    if (train_per_class, valid_per_class) != (TRAIN_PER_CLASS, VALID_PER_CLASS):
+        name += f"-{train_per_class}x{valid_per_class}"
+    root = Path(data_dir).expanduser() / name
+    build_once(root, lambda tmp: _write(tmp, seed, plan_images(seed, train_per_class, valid_per_class)))
+    return root
