@@ -1,0 +1,187 @@
+"""The ``study`` command.
+
+Heavy imports (torch, ray, optuna, mlflow) happen inside the sub-commands, so ``study --help``
+answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from study.errors import UsageError
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG = """\
+examples:
+  study launch                              demo study: embedded data, CPU if no GPU, a few minutes
+  study launch --gpus 8 --time-budget 2h --space chapter7.toml
+  study ui                                  MLflow UI of the newest study
+  study trial                               a ~1-minute CPU trial on the embedded data set
+  study trial --preset cpu-mixup --set mixup_alpha=0.2
+  study trial --preset book-progressive-tta --data imagenette --set device=cuda
+  study trial --data ~/pets --set size=128 --set presize=192
+  study presets                             list the named recipes
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="study",
+        description="Which of fastbook chapter 7's techniques train the best xresnet from scratch, "
+        "within a compute budget? Train one trial, or search with Optuna on Ray Tune.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EPILOG,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser(
+        "trial",
+        help="run one trial in-process (no Ray), for debugging",
+        description="Run one trial in this process, without Ray: progress bar, per-epoch table, and "
+        "config.json / epochs.jsonl / result.json plus per-epoch checkpoints in the output folder. "
+        "Running it again with the same --out resumes from the last checkpoint.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("--preset", metavar="NAME", help="named recipe to start from (see `study presets`; default cpu-baseline)")
+    t.add_argument("--config", metavar="FILE", help="TOML file of config keys (and optionally `preset = NAME`)")
+    t.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="sets",
+                   help="override one config key; repeatable (e.g. --set lr=1e-3 --set tta_n=4)")
+    t.add_argument("--data", metavar="NAME|PATH",
+                   help="embedded (default), imagenette[-320|-160], imagewoof[-320|-160], or a folder with train/ and val/")
+    t.add_argument("--out", metavar="DIR", help="output folder (default runs/trial-YYYYmmdd-HHMMSS)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars (the epoch table stays)")
+    t.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+
+    la = sub.add_parser(
+        "launch",
+        help="run an Optuna search as Ray Tune trials under a time budget (the main job)",
+        description="Search chapter 7's techniques (normalization, progressive resizing, TTA, mixup, label "
+        "smoothing, learning rate...) with Optuna's TPE sampler, one Ray Tune trial per GPU (or per CPU), "
+        "ASHA early stopping, within a wall-clock budget; the book's recipes run first as seed trials, the "
+        "top configurations are re-run with fresh seeds at the end, and every trial is an MLflow run. "
+        "With no arguments: a demo study on the embedded data set, on CPU when there is no GPU.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    la.add_argument("--space", metavar="FILE", help="study file (TOML) with base config, search space, budget, objectives; default: the built-in chapter-7 space")
+    la.add_argument("--name", help="study name (MLflow experiment, Optuna study, folder); default from the study file, time-stamped")
+    la.add_argument("--seed", type=int, help="study seed (sampler and trials)")
+    la.add_argument("--time-budget", metavar="DURATION", help="wall clock for the whole study, e.g. 90s, 10m, 2h, 1h30m")
+    la.add_argument("--max-trials", type=int, metavar="N", help="stop after N search trials (0 = only the budget limits)")
+    la.add_argument("--gpus", type=int, metavar="N", help="GPUs of this machine to use (default: all)")
+    la.add_argument("--cpus", type=int, metavar="N", help="CPUs of this machine to use (default: all)")
+    la.add_argument("--cpus-per-trial", type=float, metavar="K", help="CPUs per trial (default: 1 on CPU; CPUs/GPUs with GPUs)")
+    la.add_argument("--gpus-per-trial", type=float, metavar="F", help="GPUs per trial, fractional allowed (default: 1 when there are GPUs)")
+    la.add_argument("--address", metavar="ADDR", help="join this existing Ray cluster instead of starting one (e.g. auto, ray://host:10001)")
+    la.add_argument("--root", default="studies", metavar="DIR", help="folder that holds study folders (default: studies)")
+    la.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in the study folder)")
+    la.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    la.add_argument("--confirm-top", type=int, metavar="K", help="re-run the top K configurations with fresh seeds (default 3)")
+    la.add_argument("--confirm-seeds", type=int, metavar="S", help="fresh seeds per confirmed configuration (default 3)")
+    la.add_argument("--data-dir", metavar="DIR", help="downloads and decoded caches (default: $XRESNET_STUDY_DATA or ~/.cache/xresnet-study)")
+
+    ui = sub.add_parser("ui", help="start the MLflow UI for a study on 127.0.0.1",
+                        description="Start `mlflow server` on 127.0.0.1 for a study's tracking store and print its address.")
+    ui.add_argument("study", nargs="?", help="study name (default: the newest study under --root)")
+    ui.add_argument("--root", default="studies", metavar="DIR")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; anything else exposes the UI)")
+
+    p = sub.add_parser("presets", help="list the named recipes", description="List the named recipes and what they set.")
+    p.add_argument("name", nargs="?", help="show one preset's resolved config")
+    return parser
+
+
+def _cmd_trial(args: argparse.Namespace) -> int:
+    from study.overrides import resolve_config
+
+    config = resolve_config(args.preset, args.config, args.sets, args.data, default_preset="cpu-baseline")
+    if args.print_config:
+        for k, v in config.to_dict().items():
+            print(f"{k} = {v!r}")
+        return 0
+    out = Path(args.out) if args.out else Path("runs") / time.strftime("trial-%Y%m%d-%H%M%S")
+    from study.trial import run
+
+    print(f"trial: {config.model} on {config.data}, {config.total_epochs} epochs, schedule "
+          f"{_schedule_text(config)}; records in {out}/", flush=True)
+    result = run(config, out, progress=not args.no_progress)
+    line = f"accuracy {result['accuracy']:.4f}"
+    if result["accuracy_tta"] is not None:
+        line += f", with TTA ({config.tta_n} passes) {result['accuracy_tta']:.4f}"
+    line += (f"; top-5 {result['top5']:.4f}; trained in {result['train_seconds']:.1f} s at "
+             f"{result['images_per_s']:.0f} img/s on {result['device']}; "
+             f"inference {result['infer_ms_per_image']:.2f} ms/image")
+    if result["infer_ms_per_image_tta"] is not None:
+        line += f" ({result['infer_ms_per_image_tta']:.2f} with TTA)"
+    print(line)
+    print(f"wrote {out / 'result.json'}")
+    return 0
+
+
+def _schedule_text(config) -> str:  # type: ignore[no-untyped-def]
+    from trainable.config import canonical_schedule
+
+    return canonical_schedule(config)
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from trainable.presets import PRESETS, preset
+
+    if args.name:
+        try:
+            cfg = preset(args.name)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        for k, v in cfg.to_dict().items():
+            print(f"{k} = {v!r}")
+        return 0
+    width = max(map(len, PRESETS))
+    for name, values in PRESETS.items():
+        print(f"{name.ljust(width)}  " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    return 0
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from study.launch import LaunchOptions, launch
+
+    opts = LaunchOptions(
+        space=args.space, name=args.name, seed=args.seed, time_budget=args.time_budget, max_trials=args.max_trials,
+        gpus=args.gpus, cpus=args.cpus, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+        address=args.address, root=args.root, tracking_uri=args.tracking_uri, no_mlflow=args.no_mlflow,
+        confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds, data_dir=args.data_dir,
+    )
+    launch(opts)
+    return 0
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from study.ui import serve
+
+    return serve(args.study, root=args.root, host=args.host, port=args.port)
+
+
+_COMMANDS = {"trial": _cmd_trial, "launch": _cmd_launch, "ui": _cmd_ui, "presets": _cmd_presets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _COMMANDS[args.command](args)
+    except UsageError as e:
+        print(f"study {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nstudy {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
