@@ -1,0 +1,366 @@
+"""``study launch``: an Optuna search over chapter 7's techniques, run as Ray Tune trials.
+
+Phases (all inside one wall-clock budget):
+  1. check everything that can be checked cheaply: study file, folders, MLflow, resources;
+  2. start (or join) Ray, build the data cache once on the driver;
+  3. search: the book's recipes first (seed trials), then TPE suggestions, ASHA early stopping,
+     no trial started that cannot finish before the search deadline;
+  4. confirm: the top K configurations and the baseline again with fresh seeds;
+  5. report: best configuration, its margin over the baseline against the seed noise, and the
+     commands to look at the records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from study.errors import UsageError
+
+__all__ = ["LaunchOptions", "launch", "seed_points"]
+
+log = logging.getLogger("study")
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    space: str | None = None  # study file; None = the built-in chapter-7 space
+    name: str | None = None
+    seed: int | None = None
+    time_budget: str | None = None
+    max_trials: int | None = None
+    gpus: int | None = None  # GPUs to use on this machine (None: all that are there)
+    cpus: int | None = None  # CPUs to use on this machine (None: all)
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    address: str | None = None  # join an existing Ray cluster
+    root: str = "studies"  # parent folder of study folders
+    tracking_uri: str | None = None
+    no_mlflow: bool = False
+    confirm_top: int | None = None
+    confirm_seeds: int | None = None
+    data_dir: str | None = None
+    status_every_s: float = 10.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Seed trials: the book's recipes expressed in the study's parameters
+# ------------------------------------------------------------------------------------------------
+
+
+def _fits(param: Any, value: Any) -> bool:
+    if param.kind == "choice":
+        return value in param.choices
+    return param.low <= value <= param.high
+
+
+def seed_points(spec: Any, base: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``(label, params)`` for the book's recipes, restricted to what the space can express.
+
+    The baseline turns every technique off (no normalization, mixup, smoothing, progressive
+    resizing or TTA) at the base config's learning rate and size; each further recipe adds one
+    technique, as chapter 7 does.
+    """
+    params = {p.name: p for p in spec.params}
+    norm = "dataset" if "normalize" in params and "dataset" in params["normalize"].choices else "imagenet"
+    off = {"normalize": "none", "mixup": False, "mixup_alpha": 0.0, "label_smoothing": 0.0, "progressive": False, "tta_n": 0,
+           "lr": base.lr, "size": base.size}
+    recipes = [
+        ("baseline", {}),
+        ("normalized", {"normalize": norm}),
+        ("progressive", {"normalize": norm, "progressive": True, "resize_mode": "fine_tune", "resize_frac": 0.6,
+                         "resize_start_scale": 0.5}),
+        ("progressive-tta", {"normalize": norm, "progressive": True, "resize_mode": "fine_tune", "resize_frac": 0.6,
+                             "resize_start_scale": 0.5, "tta_n": 4, "tta_beta": 0.25}),
+        ("mixup", {"normalize": norm, "mixup": True, "mixup_alpha": 0.4}),
+        ("label-smoothing", {"normalize": norm, "label_smoothing": 0.1}),
+    ]
+    out, seen = [], set()
+    for label, changes in recipes:
+        point = {k: v for k, v in {**off, **changes}.items() if k in params and _fits(params[k], v)}
+        if "mixup" in point and not point["mixup"]:
+            point.pop("mixup_alpha", None)
+        if not point.get("progressive"):
+            for k in ("resize_mode", "resize_frac", "resize_start_scale"):
+                point.pop(k, None)
+        if not point.get("tta_n"):
+            point.pop("tta_beta", None)
+        key = json.dumps(point, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append((label, point))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Checks before anything expensive
+# ------------------------------------------------------------------------------------------------
+
+
+def _resolve_spec(opts: LaunchOptions) -> Any:
+    from study.space import apply_overrides, default_spec, load_study_file, parse_duration
+
+    spec = load_study_file(opts.space) if opts.space else default_spec()
+    name = opts.name
+    if name is None and not opts.space:
+        name = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return apply_overrides(
+        spec,
+        time_budget=parse_duration(opts.time_budget) if opts.time_budget is not None else None,
+        max_trials=opts.max_trials,
+        seed=opts.seed,
+        name=name,
+        confirm_top=opts.confirm_top,
+        confirm_seeds=opts.confirm_seeds,
+    )
+
+
+def _check_options(opts: LaunchOptions) -> None:
+    for flag, value in (("--gpus", opts.gpus), ("--cpus", opts.cpus), ("--max-trials", opts.max_trials)):
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} must be >= 0, got {value}")
+    if opts.cpus_per_trial is not None and not 0 < opts.cpus_per_trial <= 1024:
+        raise UsageError(f"--cpus-per-trial must be in (0, 1024], got {opts.cpus_per_trial}")
+    if opts.gpus_per_trial is not None and not 0 <= opts.gpus_per_trial <= 64:
+        raise UsageError(f"--gpus-per-trial must be in [0, 64], got {opts.gpus_per_trial}")
+    if opts.confirm_top is not None and opts.confirm_top < 0:
+        raise UsageError(f"--confirm-top must be >= 0, got {opts.confirm_top}")
+    if opts.confirm_seeds is not None and opts.confirm_seeds < 1:
+        raise UsageError(f"--confirm-seeds must be >= 1, got {opts.confirm_seeds}")
+
+
+def _study_dir(root: str, name: str) -> Path:
+    d = Path(root) / name
+    if (d / "study.json").exists():
+        raise UsageError(f"study {name!r} already exists in {d}; continue it with `study resume {name}` or pick another --name")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        probe = d / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"study folder {str(d)!r} is not writable ({e.strerror}); choose another --root") from None
+    return d
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _resources(opts: LaunchOptions, cluster: dict[str, float]) -> tuple[float, float, int]:
+    """(cpus per trial, gpus per trial, concurrent trials) for this cluster."""
+    cpus = cluster.get("CPU", 1.0)
+    gpus = cluster.get("GPU", 0.0)
+    gpt = opts.gpus_per_trial if opts.gpus_per_trial is not None else (1.0 if gpus >= 1 else 0.0)
+    if gpt > gpus:
+        raise UsageError(f"--gpus-per-trial {gpt} but the Ray cluster has {gpus:g} GPUs; lower it or add GPUs")
+    if gpt > 0:
+        slots = int(gpus // gpt)
+        cpt = opts.cpus_per_trial if opts.cpus_per_trial is not None else max(1.0, float(int(cpus // max(slots, 1))))
+    else:
+        cpt = opts.cpus_per_trial if opts.cpus_per_trial is not None else 1.0
+        slots = int(cpus // cpt)
+    if cpt > cpus:
+        raise UsageError(f"--cpus-per-trial {cpt:g} but the Ray cluster has {cpus:g} CPUs; lower it")
+    return cpt, gpt, max(1, min(slots, int(cpus // cpt)))
+
+
+def _init_ray(opts: LaunchOptions) -> bool:
+    """Start or join Ray; returns True if this call started it (and must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    if opts.address:
+        ray.init(address=opts.address, **kwargs)
+        return True
+    if opts.gpus:
+        import torch
+
+        have = torch.cuda.device_count()
+        if opts.gpus > have:
+            raise UsageError(f"--gpus {opts.gpus} but this machine has {have} CUDA GPU(s); use --gpus {have} or --address for a cluster")
+    ray.init(num_cpus=opts.cpus, num_gpus=opts.gpus, **kwargs)
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# The launch
+# ------------------------------------------------------------------------------------------------
+
+
+def launch(opts: LaunchOptions) -> dict[str, Any]:
+    started = time.time()
+    _check_options(opts)
+    spec = _resolve_spec(opts)
+    from study.space import describe, to_trial_config
+
+    base = to_trial_config(spec, {})
+    if opts.data_dir:
+        spec = replace(spec, base={**spec.base, "data_dir": opts.data_dir})
+        base = to_trial_config(spec, {})
+    study_dir = _study_dir(opts.root, spec.name)
+    launch_id = uuid.uuid4().hex[:12]
+
+    # -- MLflow, before any trial starts
+    tracking = None
+    uri = None
+    if not opts.no_mlflow:
+        from study.tracking import check_tracking, default_tracking_uri, start_parent_run
+
+        uri = opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
+        artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+        try:
+            experiment_id = check_tracking(uri, spec.name, artifact_location=artifacts)
+        except ConnectionError as e:
+            raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
+
+    say = _printer()
+    say(f"study {spec.name!r} in {study_dir}/ — budget {spec.budget.time_s:.0f} s, seed {spec.seed}")
+    say("search space:\n" + describe(spec))
+
+    started_ray = _init_ray(opts)
+    try:
+        import ray
+
+        cluster = ray.cluster_resources()
+        cpt, gpt, slots = _resources(opts, cluster)
+        say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
+            f"{cpt:g} CPU + {gpt:g} GPU each")
+        if uri is not None:
+            parent = start_parent_run(uri, experiment_id, spec.name, {
+                "study_file": spec.source, "budget_s": spec.budget.time_s, "seed": spec.seed,
+                "max_trials": spec.budget.max_trials, "cluster_cpus": cluster.get("CPU", 0), "cluster_gpus": cluster.get("GPU", 0),
+                "concurrent_trials": slots, "objectives": ",".join(o.metric for o in spec.objectives),
+            }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id})
+            from study.tracking import TrackingInfo
+
+            tracking = TrackingInfo(uri, experiment_id, parent, spec.name)
+        _write_json(study_dir / "study.json", {
+            "name": spec.name, "launch_id": launch_id, "started": started, "source": spec.source,
+            "tracking_uri": uri, "parent_run_id": tracking.parent_run_id if tracking else None,
+            "budget_s": spec.budget.time_s, "seed": spec.seed,
+        })
+
+        # -- data: build the decoded cache once, here, before trials race for it
+        from trainable.data import prepare
+
+        say(f"data: preparing {base.data!r} at presize {base.presize} px")
+        prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None, label_noise=base.label_noise)
+
+        device = "cuda" if gpt > 0 else "cpu"
+        threads = max(1, int(cpt)) if gpt == 0 else 0
+        common = {"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id}
+        from study.runner import run_confirmations, run_search
+
+        search = run_search(
+            spec, study_dir=study_dir, started=started, slots=slots, cpt=cpt, gpt=gpt, device=device, threads=threads,
+            common=common, tracking_uri=uri, say=say, status_every_s=opts.status_every_s,
+        )
+        confirm = run_confirmations(
+            spec, search, study_dir=study_dir, started=started, slots=slots, cpt=cpt, gpt=gpt, device=device, threads=threads,
+            common=common, tracking_uri=uri, say=say, baseline=search.baseline_params,
+        )
+        summary = _summary(spec, search, confirm, study_dir, uri, started)
+        _write_json(study_dir / "summary.json", summary)
+        _print_summary(summary, say)
+        return summary
+    finally:
+        if tracking is not None:
+            from study.tracking import close_leftover_runs
+
+            try:
+                n = close_leftover_runs(tracking.uri, tracking.experiment_id, tracking.parent_run_id)
+                if n:
+                    say(f"mlflow: marked {n} run(s) that did not end as KILLED")
+                from mlflow.tracking import MlflowClient
+
+                MlflowClient(tracking.uri).set_terminated(tracking.parent_run_id, status="FINISHED")
+            except Exception as e:  # never hide the real error behind a tracking one
+                say(f"warning: could not close MLflow runs: {e}")
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _printer():  # type: ignore[no-untyped-def]
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    return say
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _summary(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | None, started: float) -> dict[str, Any]:
+    best = search.best
+    base_cfg = search.base_config
+    diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
+    out: dict[str, Any] = {
+        "study": spec.name,
+        "folder": str(study_dir),
+        "wall_seconds": time.time() - started,
+        "budget_seconds": spec.budget.time_s,
+        "counts": search.counts,
+        "skipped_for_budget": search.skipped,
+        "best_trial": None if best is None else {
+            "name": best.name, "objective": best.objective, "changes_from_base": diff, "params": best.params,
+            "metrics": {k: best.result.get(k) for k in ("accuracy", "accuracy_tta", "top5", "train_seconds", "infer_ms_per_image")},
+        },
+        "baseline_trial": None if search.baseline is None else {"name": search.baseline.name, "objective": search.baseline.objective},
+        "pareto_front": search.pareto,
+        "confirmation": confirm,
+        "tracking_uri": uri,
+        "optuna_storage": search.optuna_url,
+    }
+    return out
+
+
+def _print_summary(s: dict[str, Any], say: Any) -> None:
+    say("")
+    say(f"== study {s['study']} done in {s['wall_seconds']:.0f} s (budget {s['budget_seconds']:.0f} s) ==")
+    c = s["counts"]
+    say(f"trials: {c.get('finished', 0)} finished, {c.get('pruned', 0)} pruned, {c.get('budget', 0)} stopped by the budget, "
+        f"{c.get('failed', 0)} failed, {s['skipped_for_budget']} not started (would not have fit)")
+    best = s["best_trial"]
+    if best is None:
+        say("no trial finished: give the study more time (--time-budget) or a smaller base config")
+    else:
+        say(f"best trial {best['name']}: objective {best['objective']:.4f}")
+        for k, v in best["changes_from_base"].items():
+            say(f"    {k} = {v!r}")
+        base = s["baseline_trial"]
+        if base and base["objective"] is not None:
+            say(f"book baseline ({base['name']}): {base['objective']:.4f}  -> {best['objective'] - base['objective']:+.4f}")
+    if s["pareto_front"]:
+        say("Pareto front (accuracy vs cost):")
+        for p in s["pareto_front"]:
+            say("    " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.items()))
+    conf = s["confirmation"]
+    if conf and conf.get("verdict"):
+        say("confirmation: " + conf["verdict"])
+    elif conf and conf.get("note"):
+        say("confirmation: " + conf["note"])
+    say("")
+    if s["tracking_uri"]:
+        say(f"open the records:  study ui {s['study']}   (MLflow at {s['tracking_uri']})")
+    say(f"optuna dashboard:  optuna-dashboard {s['optuna_storage']}")
+    say(f"summary:           {s['folder']}/summary.json")

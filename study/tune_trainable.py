@@ -1,0 +1,94 @@
+"""The Ray Tune trainable: one trial of ``trainable.run_trial``, reported to Tune and MLflow.
+
+It lives in the package (not in a test or the driver) so Ray workers can import it. Each epoch is
+reported with its checkpoint; a retried trial (``FailureConfig``) or a resumed study gets the
+last checkpoint back from Tune and continues from it, in the same MLflow run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["train_trial", "FINISHED_KEY", "RUN_ID_KEY", "OBJECTIVE_KEY"]
+
+FINISHED_KEY = "xs_finished"  # True only in the final report of a trial that ran to its end
+RUN_ID_KEY = "xs_run_id"  # the trial's MLflow run id (driver closes it with the true status)
+OBJECTIVE_KEY = "objective"  # accuracy per epoch; the final report's is with TTA when TTA is on
+
+
+def _report_dir(work: Path, ckpt: Path) -> Path:
+    """A folder holding only ``ckpt`` (hard-linked when possible) for ``tune.Checkpoint``."""
+    out = work / "report"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    try:
+        (out / ckpt.name).hardlink_to(ckpt)
+    except OSError:
+        shutil.copy2(ckpt, out / ckpt.name)
+    return out
+
+
+def train_trial(config: dict[str, Any]) -> None:
+    """Tune function trainable. ``config["trial"]``: resolved TrialConfig dict; ``config["xs"]``: study info."""
+    from ray import tune
+
+    from study.tracking import TrackingInfo, TrialRun
+    from trainable.checkpoint import latest_checkpoint, load_checkpoint
+    from trainable.config import TrialConfig
+    from trainable.train import run_trial
+
+    xs = config["xs"]
+    job = config.get("job") or {}  # confirmation runs: {"label", "trial", "confirms"}
+    cfg = TrialConfig.from_dict(job.get("trial") or config["trial"])
+    searched = {k: v for k, v in config.items() if k not in ("trial", "xs", "job")}
+    ctx = tune.get_context()
+    trial_id = ctx.get_trial_id()
+    kind = xs.get("kind", "trial")
+
+    work = Path(tempfile.mkdtemp(prefix=f"xs-{trial_id}-"))
+    try:
+        restored = tune.get_checkpoint()
+        if restored is not None:
+            restored.to_directory(str(work))
+        run = None
+        if xs.get("tracking"):
+            info = TrackingInfo(**xs["tracking"])
+            extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
+            run = TrialRun(info, trial_key=f"{xs['launch_id']}/{trial_id}", run_name=ctx.get_trial_name(), kind=kind, extra_tags=extra)
+            run.log_params({**cfg.to_dict(), **{f"search.{k}": v for k, v in searched.items()}})
+            last = latest_checkpoint(work)
+            if last is not None:  # epochs done before a retry: make sure MLflow has each exactly once
+                run.log_epochs(load_checkpoint(last)["history"])
+
+        run_id = run.run_id if run is not None else ""
+
+        def on_epoch(metrics: dict[str, Any], ckpt: Path | None) -> None:
+            if run is not None:
+                run.log_epochs([metrics])
+            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id}
+            checkpoint = tune.Checkpoint.from_directory(str(_report_dir(work, ckpt))) if ckpt is not None else None
+            tune.report(report, checkpoint=checkpoint)
+
+        result = run_trial(cfg, on_epoch=on_epoch, checkpoint_dir=work)
+        final = {
+            "accuracy": result.accuracy,
+            "accuracy_tta": result.accuracy_tta if result.accuracy_tta is not None else result.accuracy,
+            "top5": result.top5,
+            "valid_loss": result.valid_loss,
+            "train_seconds": result.train_seconds,
+            "images_per_s": result.images_per_s,
+            "infer_ms_per_image": result.infer_ms_per_image_tta or result.infer_ms_per_image,
+            "infer_ms_per_image_plain": result.infer_ms_per_image,
+            "cost": cfg.cost(),
+        }
+        if run is not None:
+            from study.artifacts import trial_artifacts
+
+            run.log_final({**final, "objective": result.objective}, trial_artifacts(result))
+            run.end("FINISHED", "finished")
+        tune.report({**final, "epoch": result.epochs, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
