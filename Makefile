@@ -17,7 +17,7 @@ setup: $(STAMP)
 
 # The main job: a demo on the embedded data set (CPU when there is no GPU).
 demo: $(STAMP)
-	$(BIN)/study trial
+	$(BIN)/study launch
 
 # The test suite (a real single-node Ray and a real MLflow store are started by the tests).
 test: $(STAMP)

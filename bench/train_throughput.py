@@ -31,7 +31,7 @@ def measure(model_name: str, size: int, batch: int, threads: int, steps: int, wa
     model = build_model(model_name, n_out=10)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = build_optimizer(model, 0.01)
+    opt = build_optimizer(model, 0.01, fused=True)  # as run_trial does on CPU and CUDA
     set_hparams(opt, 1e-3, 0.9)
     gen = torch.Generator().manual_seed(0)
     x8 = torch.randint(0, 256, (batch, 3, int(size * 1.25), int(size * 1.25)), dtype=torch.uint8, generator=gen)

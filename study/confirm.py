@@ -48,9 +48,11 @@ class Verdict:
         text = (
             f"best {self.best.label}: {self.best.mean:.4f} ± {_fmt(self.best.std)} over {self.best.n} seeds; "
             f"baseline {self.baseline.mean:.4f} ± {_fmt(self.baseline.std)} over {self.baseline.n}; "
-            f"difference {self.difference:+.4f}"
+            f"difference {self.difference or 0.0:+.4f}"
         )
-        if self.beats_baseline is None:
+        if self.best is self.baseline:
+            return text + ": no configuration beat the baseline on average"
+        if self.beats_baseline is None or self.noise is None:
             return text + " (too few seeds to judge the noise)"
         if self.beats_baseline:
             return text + f", more than 2× the seed noise ({self.noise:.4f}): it beats the baseline"

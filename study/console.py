@@ -42,3 +42,8 @@ class EpochTable:
         ]
         cells = [fmt.format(v).ljust(w) for (_, w, fmt), v in zip(_COLUMNS, values)]
         print("  ".join(cells), file=self.out, flush=True)
+
+
+def say(text: str) -> None:
+    """Print a line of study progress (module-level, so objects holding it stay picklable)."""
+    print(text, flush=True)

@@ -135,6 +135,12 @@ def _check_options(opts: LaunchOptions) -> None:
         raise UsageError(f"--confirm-top must be >= 0, got {opts.confirm_top}")
     if opts.confirm_seeds is not None and opts.confirm_seeds < 1:
         raise UsageError(f"--confirm-seeds must be >= 1, got {opts.confirm_seeds}")
+    if opts.gpus and not opts.address:
+        import torch
+
+        have = torch.cuda.device_count()
+        if opts.gpus > have:
+            raise UsageError(f"--gpus {opts.gpus} but this machine has {have} CUDA GPU(s); use --gpus {have} or --address for a cluster")
 
 
 def _study_dir(root: str, name: str) -> Path:
@@ -187,12 +193,6 @@ def _init_ray(opts: LaunchOptions) -> bool:
     if opts.address:
         ray.init(address=opts.address, **kwargs)
         return True
-    if opts.gpus:
-        import torch
-
-        have = torch.cuda.device_count()
-        if opts.gpus > have:
-            raise UsageError(f"--gpus {opts.gpus} but this machine has {have} CUDA GPU(s); use --gpus {have} or --address for a cluster")
     ray.init(num_cpus=opts.cpus, num_gpus=opts.gpus, **kwargs)
     return True
 
@@ -202,8 +202,25 @@ def _init_ray(opts: LaunchOptions) -> bool:
 # ------------------------------------------------------------------------------------------------
 
 
+def quiet_ray() -> None:
+    """Keep Ray Tune's own tables and warnings out of the study's terminal output.
+
+    The study prints its own progress (``study.monitor``); Tune's per-trial CSV/JSON/TensorBoard
+    loggers are off (MLflow is the record) and so are the warnings that their absence causes.
+    """
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    for name in ("ray.tune", "ray.train", "ray.air"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def launch(opts: LaunchOptions) -> dict[str, Any]:
     started = time.time()
+    quiet_ray()
     _check_options(opts)
     spec = _resolve_spec(opts)
     from study.space import describe, to_trial_config
@@ -212,6 +229,13 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
     if opts.data_dir:
         spec = replace(spec, base={**spec.base, "data_dir": opts.data_dir})
         base = to_trial_config(spec, {})
+    from trainable.data.errors import DataError
+    from trainable.data.sources import check_source
+
+    try:
+        check_source(base.data)
+    except DataError as e:
+        raise UsageError(f"{spec.source}: [base] data: {e}") from None
     study_dir = _study_dir(opts.root, spec.name)
     launch_id = uuid.uuid4().hex[:12]
 
@@ -228,7 +252,7 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
         except ConnectionError as e:
             raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
 
-    say = _printer()
+    from study.console import say
     say(f"study {spec.name!r} in {study_dir}/ — budget {spec.budget.time_s:.0f} s, seed {spec.seed}")
     say("search space:\n" + describe(spec))
 
@@ -295,13 +319,6 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
             import ray
 
             ray.shutdown()
-
-
-def _printer():  # type: ignore[no-untyped-def]
-    def say(text: str) -> None:
-        print(text, flush=True)
-
-    return say
 
 
 def _write_json(path: Path, data: Any) -> None:

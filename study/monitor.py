@@ -47,7 +47,6 @@ class StudyMonitor(Callback):
         deadline: float,
         tracking_uri: str | None,
         phase: str = "search",
-        out: Any = None,
         status_every_s: float = 10.0,
         budget_spent_before: float = 0.0,
         on_outcome: Callable[[TrialOutcome], None] | None = None,
@@ -57,18 +56,19 @@ class StudyMonitor(Callback):
         self.deadline = deadline
         self.tracking_uri = tracking_uri
         self.phase = phase
-        self.out = out or sys.stdout
         self.status_every_s = status_every_s
         self.spent_before = budget_spent_before
         self.on_outcome = on_outcome
         self.outcomes: dict[str, TrialOutcome] = {}
         self.running: set[str] = set()
+        self._trials: dict[str, Any] = {}
         self._last_status = 0.0
 
     # -- helpers --------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
         used = self.spent_before + time.time() - self.started
-        print(f"[{_clock(used)}/{_clock(self.budget_s)}] {text}", file=self.out, flush=True)
+        # sys.stdout looked up at each call: the callback is pickled by Tune and must hold no stream
+        print(f"[{_clock(used)}/{_clock(self.budget_s)}] {text}", file=sys.stdout, flush=True)
 
     def best(self) -> TrialOutcome | None:
         done = [o for o in self.outcomes.values() if o.outcome == "finished" and o.objective is not None]
@@ -94,18 +94,21 @@ class StudyMonitor(Callback):
 
     @staticmethod
     def _params(trial: Any) -> dict[str, Any]:
-        return {k: v for k, v in trial.config.items() if k not in ("trial", "xs", "job")}
+        return {k: v for k, v in trial.config.items() if k not in ("trial", "xs", "job", "seed_recipe")}
 
     # -- Tune hooks -------------------------------------------------------------------------------
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)
+        self._trials[trial.trial_id] = trial
         params = self._params(trial)
         shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
-        if not shown and "job" in trial.config:
-            shown = trial.config["job"].get("label", "")
+        if "job" in trial.config:
+            shown = f"(confirming {trial.config['job'].get('label', '')}, seed {trial.config['job']['trial'].get('seed')})"
+        elif trial.config.get("seed_recipe"):
+            shown = f"(book recipe: {trial.config['seed_recipe']}) {shown}"
         self._say(f"{trial} started {shown}")
 
-    def on_step(self, iteration: int, trials: list, **info: Any) -> None:
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         now = time.time()
         if now - self._last_status >= self.status_every_s and self.running:
             self._last_status = now
@@ -146,6 +149,11 @@ class StudyMonitor(Callback):
         else:
             outcome = "pruned"
         self._finish(trial, outcome)
+
+    def close_remaining(self, outcome: str = "budget") -> None:
+        """After ``Tuner.fit`` returns: trials Tune stopped at the time budget get no hook; record them."""
+        for trial_id in sorted(self.running):
+            self._finish(self._trials[trial_id], outcome)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = None

@@ -37,6 +37,11 @@ def _runtime_spec(spec: Any, device: str, threads: int) -> Any:
     return replace(spec, base={**spec.base, "device": device, "threads": threads})
 
 
+def trial_dirname(trial: Any) -> str:
+    """Short trial folder names (Tune's default spells out the whole config)."""
+    return trial.trial_id
+
+
 def _run_config(name: str, study_dir: Path, monitor: StudyMonitor, *, max_failures: int = 2) -> Any:
     from ray import tune
 
@@ -87,10 +92,10 @@ def run_search(
 ) -> SearchOutcome:
     import optuna
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.schedulers import FIFOScheduler
 
     from study.launch import seed_points
-    from study.searcher import SpaceFunction, StudySearch
+    from study.searcher import SeedProtectingASHA, SpaceFunction, StudySearch
     from study.space import to_trial_config
 
     spec = _runtime_spec(spec, device, threads)
@@ -117,12 +122,17 @@ def run_search(
         storage=storage,
         deadline=deadline,
         say=say,
+        seed_labels=[label for label, _ in points],
     )
     es = spec.early_stopping
     if es.scheduler == "asha" and not multi:
         time_attr = "training_iteration" if es.time_attr == "epoch" else "time_total_s"
-        max_t = base.total_epochs + 1 if es.time_attr == "epoch" else max(budget.time_s, 1.0)
-        scheduler: Any = ASHAScheduler(
+        # One report per epoch (the last one carries the final evaluation): a trial is never
+        # stopped at max_t, because its last report is at max_t.
+        epochs_param = next((p for p in spec.params if p.name == "epochs"), None)
+        most_epochs = base.total_epochs if epochs_param is None else int(max(epochs_param.choices or [epochs_param.high]))
+        max_t = most_epochs if es.time_attr == "epoch" else max(budget.time_s, 1.0)
+        scheduler: Any = SeedProtectingASHA(
             time_attr=time_attr, metric=OBJECTIVE_KEY, mode="max", max_t=max_t,
             grace_period=es.grace_period, reduction_factor=es.reduction_factor,
         )
@@ -149,10 +159,12 @@ def run_search(
                 max_concurrent_trials=slots,
                 time_budget_s=left,
                 reuse_actors=True,
+                trial_dirname_creator=trial_dirname,
             ),
             run_config=_run_config("search", study_dir, monitor),
         )
         tuner.fit()
+        monitor.close_remaining("budget")
 
     outcomes = list(monitor.outcomes.values())
     baseline_params = points[0][1] if points else {}
@@ -208,10 +220,11 @@ def run_confirmations(
         if o.config == entries[0][1]:
             continue  # the baseline itself made the top K
         entries.append((o.name, o.config, o.result.get(RUN_ID_KEY) or o.name))
+    # Seed-major order: if the budget runs out, every configuration has the same number of seeds.
     jobs = [
         {"label": label, "trial": {**cfg, "seed": spec.seed + 1000 + s}, "confirms": confirms}
-        for label, cfg, confirms in entries
         for s in range(n_seeds)
+        for label, cfg, confirms in entries
     ]
     end = started + spec.budget.time_s
     left = end - time.time()
@@ -222,10 +235,13 @@ def run_confirmations(
     tuner = tune.Tuner(
         tune.with_resources(train_trial, {"cpu": cpt, "gpu": gpt}),
         param_space={"job": tune.grid_search(jobs), "xs": {**common, "kind": "confirmation"}},
-        tune_config=tune.TuneConfig(max_concurrent_trials=slots, time_budget_s=left, reuse_actors=True),
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=slots, time_budget_s=left, reuse_actors=True, trial_dirname_creator=trial_dirname
+        ),
         run_config=_run_config("confirm", study_dir, monitor),
     )
     tuner.fit()
+    monitor.close_remaining("budget")
     rows = []
     for o in monitor.outcomes.values():
         if o.outcome == "finished" and o.label is not None and o.objective is not None:

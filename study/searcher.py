@@ -19,12 +19,15 @@ import statistics
 import time
 from typing import Any, Callable
 
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from study.tune_trainable import FINISHED_KEY
 
-__all__ = ["SpaceFunction", "StudySearch"]
+__all__ = ["SEED_KEY", "SeedProtectingASHA", "SpaceFunction", "StudySearch"]
+
+SEED_KEY = "seed_recipe"  # in a trial's config: which book recipe this seed trial is
 
 log = logging.getLogger("study")
 
@@ -55,12 +58,16 @@ class StudySearch(OptunaSearch):
         *args: Any,
         deadline: float | None = None,
         say: Callable[[str], None] | None = None,
+        seed_labels: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.seed_labels = list(seed_labels or [])  # labels of points_to_evaluate, in order
+        self._suggested = 0
         self.deadline = deadline  # time.time() after which no trial may still be running
         self.say = say or log.info
         self.seconds_per_cost: list[float] = []
+        self.min_cost: float | None = None  # cheapest configuration seen so far (cost units)
         self.skipped = 0
         self._consecutive_skips = 0
 
@@ -72,18 +79,25 @@ class StudySearch(OptunaSearch):
 
     def suggest(self, trial_id: str) -> dict | str | None:
         config = super().suggest(trial_id)
+        if isinstance(config, dict) and self._suggested < len(self.seed_labels):
+            # Enqueued points come out first and in order: these are the book's recipes.
+            config[SEED_KEY] = self.seed_labels[self._suggested]
+            self._suggested += 1
+            return config
         if not isinstance(config, dict) or self.deadline is None or "trial" not in config:
             return config
         from trainable.config import TrialConfig
 
         cost = TrialConfig.from_dict(config["trial"]).cost()
+        self.min_cost = cost if self.min_cost is None else min(self.min_cost, cost)
         predicted = self.predicted_seconds(cost)
         left = self.deadline - time.time()
         if predicted is None or predicted <= left:
             self._consecutive_skips = 0
             return config
         self._skip(trial_id, f"predicted {predicted:.0f} s > {max(left, 0):.0f} s left in the search budget")
-        if self._consecutive_skips >= self.MAX_CONSECUTIVE_SKIPS or left <= 0:
+        cheapest = min(self.seconds_per_cost) * self.min_cost if self.min_cost else 0.0
+        if self._consecutive_skips >= self.MAX_CONSECUTIVE_SKIPS or left <= cheapest:
             self.say("search: no trial fits in the time left; no new trials")
             return Searcher.FINISHED
         return None
@@ -118,3 +132,18 @@ class StudySearch(OptunaSearch):
         except Exception as e:  # a trial already told (e.g. after a restore): keep going
             log.warning("optuna: could not record trial %s as %s: %s", trial_id, state.name, e)
         self._completed_trials.add(trial_id)
+
+
+
+class SeedProtectingASHA(ASHAScheduler):
+    """ASHA that records the book's recipes at every rung but never stops them.
+
+    The seed trials are the baselines a study must beat; stopping one early would leave the study
+    without the number it is judged against. Their results still set the rungs' cut-offs.
+    """
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        action = super().on_trial_result(tune_controller, trial, result)
+        if action == TrialScheduler.STOP and trial.config.get(SEED_KEY) and not result.get(FINISHED_KEY):
+            return TrialScheduler.CONTINUE
+        return action

@@ -39,8 +39,13 @@ def run(config: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     from study.console import EpochTable
     from trainable.config import ConfigError
     from trainable.data import DataError
+    from trainable.data.sources import check_source
     from trainable.train import run_trial
 
+    try:
+        check_source(config.data)
+    except DataError as e:
+        raise UsageError(str(e)) from None
     _check_out_dir(out)
     _write_json(out / "config.json", config.to_dict())
     table = EpochTable()

@@ -64,12 +64,20 @@ def train_trial(config: dict[str, Any]) -> None:
                 run.log_epochs(load_checkpoint(last)["history"])
 
         run_id = run.run_id if run is not None else ""
+        last_epoch = cfg.total_epochs - 1
+        held: dict[str, Any] = {}
 
         def on_epoch(metrics: dict[str, Any], ckpt: Path | None) -> None:
             if run is not None:
                 run.log_epochs([metrics])
-            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id}
             checkpoint = tune.Checkpoint.from_directory(str(_report_dir(work, ckpt))) if ckpt is not None else None
+            if metrics["epoch"] == last_epoch:
+                # The last epoch is reported together with the final (TTA) evaluation, so that a
+                # scheduler sees exactly one result per epoch and never stops a trial between its
+                # last epoch and its final evaluation.
+                held.update(metrics=metrics, checkpoint=checkpoint)
+                return
+            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id}
             tune.report(report, checkpoint=checkpoint)
 
         result = run_trial(cfg, on_epoch=on_epoch, checkpoint_dir=work)
@@ -89,6 +97,10 @@ def train_trial(config: dict[str, Any]) -> None:
 
             run.log_final({**final, "objective": result.objective}, trial_artifacts(result))
             run.end("FINISHED", "finished")
-        tune.report({**final, "epoch": result.epochs, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id})
+        last = held.get("metrics") or (result.history[-1] if result.history else {})
+        tune.report(
+            {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id},
+            checkpoint=held.get("checkpoint"),
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -363,8 +363,7 @@ def run_trial(
     plans = epoch_plan(cfg.cycles())
     for plan in plans[start_epoch:]:
         if plan.starts_cycle and plan.cycle.reset_optimizer:
-            fused = True if device.type in ("cpu", "cuda") else None  # fused AdamW: ~1.3x per step on CPU too
-    opt = build_optimizer(model, cfg.weight_decay, fused=fused)
+            opt = build_optimizer(model, cfg.weight_decay, fused=fused)
         train = train_one_epoch(fwd, opt, cache, plan, cfg, rt, progress=progress)
         valid = evaluate(fwd, cache, plan.size, cfg, rt)
         train_seconds += train["seconds"]

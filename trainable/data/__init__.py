@@ -37,6 +37,7 @@ _EXPORTS = {
     "download_archive": "trainable.data.sources",
     "prepare": "trainable.data.sources",
     "resolve_source": "trainable.data.sources",
+    "check_source": "trainable.data.sources",
 }
 
 __all__ = sorted(_EXPORTS)

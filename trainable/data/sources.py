@@ -75,6 +75,17 @@ def default_data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "xresnet-study"
 
 
+def check_source(name_or_path: str, *, archives: Mapping[str, Archive] | None = None) -> None:
+    """Fail fast (no download, no decoding) if ``name_or_path`` can never resolve."""
+    archives = ARCHIVES if archives is None else archives
+    if name_or_path == "embedded" or name_or_path in archives or Path(name_or_path).expanduser().is_dir():
+        return
+    raise DataError(
+        f"data source {name_or_path!r} is neither a known name nor an existing folder; use one of "
+        f"{['embedded', *archives]}, or a folder path with train/<class>/ and val/<class>/ sub-folders"
+    )
+
+
 def resolve_source(
     name_or_path: str,
     data_dir: Path,
@@ -93,13 +104,8 @@ def resolve_source(
         return ensure_embedded(data_dir)
     if name_or_path in archives:
         return download_archive(archives[name_or_path], data_dir, progress=progress)
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    raise DataError(
-        f"data source {name_or_path!r} is neither a known name nor an existing folder; use one of "
-        f"{['embedded', *archives]}, or a folder path with train/<class>/ and val/<class>/ sub-folders"
-    )
+    check_source(name_or_path, archives=archives)
+    return Path(name_or_path).expanduser()
 
 
 def download_archive(archive: Archive, data_dir: Path, *, progress: bool = True) -> Path:

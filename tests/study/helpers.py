@@ -1,0 +1,94 @@
+"""Helpers for study tests: study files and a real `mlflow server` on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+def write_study(folder: Path, data: Path, *, name: str = "t", extra: str = "", budget: str = "150s",
+                max_trials: int = 4, search: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    search = search if search is not None else (
+        'lr = { float = [1e-3, 1e-2], log = true }\n'
+        'mixup = { choice = [false, true] }\n'
+        'label_smoothing = { float = [0.0, 0.2] }\n'
+        'tta_n = { int = [0, 2] }\n'
+    )
+    text = f"""
+name = "{name}"
+seed = 0
+[base]
+preset = "tiny"
+data = "{data}"
+data_dir = "{folder / 'cache'}"
+epochs = 3
+batch_size = 16
+[budget]
+time = "{budget}"
+max_trials = {max_trials}
+confirm_share = 0.3
+confirm_top = 1
+confirm_seeds = 2
+[early_stopping]
+scheduler = "asha"
+grace_period = 1
+reduction_factor = 2
+{extra}
+[search]
+{search}
+"""
+    path = folder / "study.toml"
+    path.write_text(text)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class MlflowServer:
+    """A real `mlflow server` on a free loopback port, in its own process group."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        exe = str(Path(sys.executable).with_name("mlflow"))
+        self.proc = subprocess.Popen(
+            [exe, "server", "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
+             "--artifacts-destination", (self.folder / "artifacts").as_uri(),
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"mlflow server did not answer on {self.uri} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.proc = None

@@ -1,0 +1,86 @@
+"""The `study` command: help, and bad input ending in a clear message and exit code 2, before any work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from study.cli import main
+from tests.study.helpers import free_port, write_study
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "study.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def test_help_is_instant_and_lists_commands():
+    start = time.perf_counter()
+    r = run_cli("--help")
+    elapsed = time.perf_counter() - start
+    assert r.returncode == 0
+    for cmd in ("launch", "trial", "ui", "presets"):
+        assert cmd in r.stdout
+    assert elapsed < 10  # no torch/ray/mlflow import for --help (about 0.2 s; loose bound for busy CI)
+    assert "torch" not in r.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["trial", "--set", "lr=fast"], "lr must be a number, got 'fast'"),
+    (["trial", "--set", "nope=1"], "unknown config key(s): 'nope'"),
+    (["trial", "--set", "lr"], "--set expects key=value, got 'lr'"),
+    (["trial", "--preset", "book-basline"], "did you mean 'book-baseline'"),
+    (["trial", "--config", "/nonexistent.toml"], "config file '/nonexistent.toml' does not exist"),
+    (["trial", "--data", "/nonexistent/images"], "/nonexistent/images"),
+    (["launch", "--time-budget", "5 minutes please"], "5 minutes please"),
+    (["launch", "--space", "/nonexistent.toml"], "/nonexistent.toml"),
+    (["launch", "--gpus", "8"], "--gpus 8 but this machine has 0"),
+    (["launch", "--cpus-per-trial", "0"], "--cpus-per-trial must be in (0, 1024], got 0"),
+    (["ui", "missing-study", "--root", "/nonexistent"], "no study 'missing-study'"),
+])
+def test_bad_input_exits_2_with_a_message(args, needle, tmp_path, capsys):
+    extra = {"launch": ["--root", str(tmp_path)], "trial": ["--out", str(tmp_path / "out")]}.get(args[0], [])
+    code = main([*args, *extra])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert needle in err
+    assert "Traceback" not in err
+    assert not list(tmp_path.glob("*/study.json")), "nothing may be started for bad input"
+    assert not (tmp_path / "out").exists(), "no output folder for bad input"
+
+
+def test_bad_study_file_is_reported_before_ray_starts(tmp_path, capsys):
+    import ray
+
+    spec = tmp_path / "bad.toml"
+    spec.write_text('name = "x"\n[search]\nmixup_alpha = { float = [0.1, 1.0], when = { mixup = true } }\n')
+    was_running = ray.is_initialized()
+    code = main(["launch", "--space", str(spec), "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(spec) in err and "mixup" in err
+    assert ray.is_initialized() == was_running
+
+
+def test_unreachable_mlflow_stops_the_launch_before_any_trial(tmp_path, small_data, capsys):
+    import ray
+
+    spec = write_study(tmp_path / "spec", small_data, name="nomlflow")
+    was_running = ray.is_initialized()
+    port = free_port()  # nothing listens there
+    code = main(["launch", "--space", str(spec), "--root", str(tmp_path / "studies"), "--tracking-uri", f"http://127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"127.0.0.1:{port}" in err and "--no-mlflow" in err
+    assert ray.is_initialized() == was_running
+    assert not (tmp_path / "studies" / "nomlflow" / "ray").exists()
+
+
+def test_presets_lists_the_books_recipes(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("book-baseline", "book-progressive-tta", "book-mixup", "book-label-smoothing", "cpu-baseline"):
+        assert name in out
