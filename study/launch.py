@@ -49,6 +49,7 @@ class LaunchOptions:
     confirm_seeds: int | None = None
     data_dir: str | None = None
     status_every_s: float = 10.0
+    trainable: str = "study.tune_trainable:train_trial"  # "module:function" run by each trial (benchmarks swap it)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,6 +156,20 @@ def _study_dir(root: str, name: str) -> Path:
     except OSError as e:
         raise UsageError(f"study folder {str(d)!r} is not writable ({e.strerror}); choose another --root") from None
     return d
+
+
+def _study_artifacts(spec: Any) -> dict[str, Any]:
+    """The study file as given (or the built-in one) and the space as resolved, for the parent run."""
+    from study.space import describe
+
+    source = Path(spec.source)
+    if source.is_file():
+        text = source.read_text(encoding="utf-8")
+    else:
+        from importlib.resources import files
+
+        text = files("study").joinpath("default_space.toml").read_text(encoding="utf-8")
+    return {"study.toml": text, "space.txt": describe(spec) + "\n"}
 
 
 def _git_commit() -> str:
@@ -269,7 +284,7 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
                 "study_file": spec.source, "budget_s": spec.budget.time_s, "seed": spec.seed,
                 "max_trials": spec.budget.max_trials, "cluster_cpus": cluster.get("CPU", 0), "cluster_gpus": cluster.get("GPU", 0),
                 "concurrent_trials": slots, "objectives": ",".join(o.metric for o in spec.objectives),
-            }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id})
+            }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id}, artifacts=_study_artifacts(spec))
             from study.tracking import TrackingInfo
 
             tracking = TrackingInfo(uri, experiment_id, parent, spec.name)
@@ -292,11 +307,11 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
 
         search = run_search(
             spec, study_dir=study_dir, started=started, slots=slots, cpt=cpt, gpt=gpt, device=device, threads=threads,
-            common=common, tracking_uri=uri, say=say, status_every_s=opts.status_every_s,
+            common=common, tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=opts.trainable,
         )
         confirm = run_confirmations(
             spec, search, study_dir=study_dir, started=started, slots=slots, cpt=cpt, gpt=gpt, device=device, threads=threads,
-            common=common, tracking_uri=uri, say=say, baseline=search.baseline_params,
+            common=common, tracking_uri=uri, say=say, baseline=search.baseline_params, trainable=opts.trainable,
         )
         summary = _summary(spec, search, confirm, study_dir, uri, started)
         _write_json(study_dir / "summary.json", summary)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from study.monitor import StudyMonitor, TrialOutcome
-from study.tune_trainable import OBJECTIVE_KEY, RUN_ID_KEY, train_trial
+from study.tune_trainable import OBJECTIVE_KEY, RUN_ID_KEY
 
 __all__ = ["SearchOutcome", "run_search", "run_confirmations", "pareto_front"]
 
@@ -35,6 +35,14 @@ class SearchOutcome:
 
 def _runtime_spec(spec: Any, device: str, threads: int) -> Any:
     return replace(spec, base={**spec.base, "device": device, "threads": threads})
+
+
+def load_trainable(spec: str) -> Callable[[dict[str, Any]], None]:
+    """``"package.module:function"`` → the function (it must be importable on every Ray worker)."""
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -89,6 +97,7 @@ def run_search(
     tracking_uri: str | None,
     say: Callable[[str], None],
     status_every_s: float = 10.0,
+    trainable: str = "study.tune_trainable:train_trial",
 ) -> SearchOutcome:
     import optuna
     from ray import tune
@@ -150,7 +159,7 @@ def run_search(
         say("search: no time left in the budget for the search")
     else:
         tuner = tune.Tuner(
-            tune.with_resources(train_trial, {"cpu": cpt, "gpu": gpt}),
+            tune.with_resources(load_trainable(trainable), {"cpu": cpt, "gpu": gpt}),
             param_space={"xs": {**common, "kind": "trial"}},
             tune_config=tune.TuneConfig(
                 search_alg=searcher,
@@ -201,6 +210,7 @@ def run_confirmations(
     tracking_uri: str | None,
     say: Callable[[str], None],
     baseline: dict[str, Any],
+    trainable: str = "study.tune_trainable:train_trial",
 ) -> dict[str, Any]:
     """Re-run the top K configurations and the baseline with fresh seeds; compare the means."""
     from ray import tune
@@ -233,7 +243,7 @@ def run_confirmations(
     say(f"confirm: {len(entries)} configurations × {n_seeds} fresh seeds = {len(jobs)} runs, {left:.0f} s left")
     monitor = StudyMonitor(started=started, budget_s=spec.budget.time_s, deadline=end, tracking_uri=tracking_uri, phase="confirm")
     tuner = tune.Tuner(
-        tune.with_resources(train_trial, {"cpu": cpt, "gpu": gpt}),
+        tune.with_resources(load_trainable(trainable), {"cpu": cpt, "gpu": gpt}),
         param_space={"job": tune.grid_search(jobs), "xs": {**common, "kind": "confirmation"}},
         tune_config=tune.TuneConfig(
             max_concurrent_trials=slots, time_budget_s=left, reuse_actors=True, trial_dirname_creator=trial_dirname

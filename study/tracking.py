@@ -77,10 +77,15 @@ def check_tracking(uri: str, experiment: str, artifact_location: str | None = No
         raise ConnectionError(f"MLflow tracking store {uri!r} is not reachable: {type(e).__name__}: {e}") from None
 
 
-def start_parent_run(info_uri: str, experiment_id: str, study: str, params: dict[str, Any], tags: dict[str, str]) -> str:
+def start_parent_run(
+    info_uri: str, experiment_id: str, study: str, params: dict[str, Any], tags: dict[str, str],
+    artifacts: dict[str, Any] | None = None,
+) -> str:
     client = _client(info_uri)
     run = client.create_run(experiment_id, run_name=f"{study}-launch", tags={TAG_STUDY: study, TAG_KIND: "parent", **tags})
     _log_params(client, run.info.run_id, params)
+    if artifacts:
+        log_artifacts(client, run.info.run_id, artifacts)
     return run.info.run_id
 
 
@@ -90,6 +95,18 @@ def _log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
     items = [Param(k, _param_value(v)) for k, v in sorted(params.items())]
     for i in range(0, len(items), 100):
         client.log_batch(run_id, params=items[i : i + 100])
+
+
+def log_artifacts(client: Any, run_id: str, artifacts: dict[str, Any]) -> None:
+    """Log ``name -> content`` (bytes, text, or JSON-able) as files of the run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in artifacts.items():
+            path = Path(tmp) / name
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content if isinstance(content, str) else json.dumps(content, indent=2))
+            client.log_artifact(run_id, str(path))
 
 
 def _param_value(v: Any) -> str:
@@ -152,14 +169,7 @@ class TrialRun:
         now = int(time.time() * 1000)
         metrics = [Metric(f"final_{k}", float(v), now, 0) for k, v in final.items() if _finite(v)]
         self.client.log_batch(self.run_id, metrics=metrics)
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, content in artifacts.items():
-                path = Path(tmp) / name
-                if isinstance(content, bytes):
-                    path.write_bytes(content)
-                else:
-                    path.write_text(content if isinstance(content, str) else json.dumps(content, indent=2))
-                self.client.log_artifact(self.run_id, str(path))
+        log_artifacts(self.client, self.run_id, artifacts)
 
     def end(self, status: str, outcome: str) -> None:
         self.client.set_tag(self.run_id, TAG_OUTCOME, outcome)
