@@ -50,6 +50,7 @@ class LaunchOptions:
     data_dir: str | None = None
     status_every_s: float = 10.0
     trainable: str = "study.tune_trainable:train_trial"  # "module:function" run by each trial (benchmarks swap it)
+    inject_fault: dict[str, Any] | None = None  # fault tests only: {"kill_after_epoch": N, "marker": path, "delay_s": s}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
 
         device = "cuda" if gpt > 0 else "cpu"
         threads = max(1, int(cpt)) if gpt == 0 else 0
-        common = {"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id}
+        common = {"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id, "fault": opts.inject_fault}
         from study.runner import run_confirmations, run_search
 
         search = run_search(

@@ -7,8 +7,11 @@ last checkpoint back from Tune and continues from it, in the same MLflow run.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,21 @@ def _report_dir(work: Path, ckpt: Path) -> Path:
     except OSError:
         shutil.copy2(ckpt, out / ckpt.name)
     return out
+
+
+def _maybe_inject_fault(fault: dict[str, Any] | None, epoch: int) -> None:
+    """Fault tests: SIGKILL this worker ``delay_s`` into the epoch after ``kill_after_epoch``, once.
+
+    A real signal to the real trial process, in the middle of an epoch; the marker file makes it
+    happen only on the first attempt, so Ray's retry runs to the end.
+    """
+    if not fault or epoch != fault["kill_after_epoch"]:
+        return
+    marker = Path(fault["marker"])
+    if marker.exists():
+        return
+    marker.write_text(str(os.getpid()))
+    threading.Timer(float(fault.get("delay_s", 0.3)), os.kill, (os.getpid(), signal.SIGKILL)).start()
 
 
 def train_trial(config: dict[str, Any]) -> None:
@@ -79,6 +97,7 @@ def train_trial(config: dict[str, Any]) -> None:
                 return
             report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id}
             tune.report(report, checkpoint=checkpoint)
+            _maybe_inject_fault(xs.get("fault"), metrics["epoch"])
 
         result = run_trial(cfg, on_epoch=on_epoch, checkpoint_dir=work)
         final = {

@@ -12,28 +12,37 @@ from pathlib import Path
 
 import pytest
 
-# Ray writes an auth token and session files under the home folder (Ray 2.59+) and Tune its
-# results under ~/ray_results unless told otherwise: keep both inside a temp folder per session.
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+from tests.study.helpers import MlflowServer
+
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "false")
 
 
 @pytest.fixture(scope="session")
-def ray_session(tmp_path_factory: pytest.TempPathFactory):
+def ray_session():
     import logging
 
     import ray
 
-    tmp = tmp_path_factory.mktemp("ray")
-    os.environ["RAY_TMPDIR"] = str(Path("/tmp"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-             runtime_env={"env_vars": {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}})
+    from study.launch import quiet_ray
+
+    quiet_ray()  # before init: the workers inherit these settings
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data folder (embedded set + decoded caches) for the whole session."""
-    return tmp_path_factory.mktemp("data")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded set's generator at a tenth of the size: trials of a few seconds."""
+    from trainable.data import ensure_embedded
+
+    return ensure_embedded(tmp_path_factory.mktemp("small"), seed=0, train_per_class=16, valid_per_class=8)
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path):
+    server = MlflowServer(tmp_path / "mlflow-server")
+    server.folder.mkdir()
+    server.start()
+    yield server
+    server.stop()

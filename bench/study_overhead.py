@@ -1,0 +1,272 @@
+"""Study overhead: what Ray Tune + Optuna + MLflow + the study's own driver cost per trial.
+
+A study of 16 trials of ``study.bench_trainable:sleep_trial`` (0.5 s of sleep spread over the
+epochs, reporting to Tune and MLflow exactly as the real trainable does) is run through
+``study.launch.launch``, and its search phase is compared with the ideal
+
+    ideal = Σ_trials (epochs run × 0.5 s / epochs) / concurrency      (= 16 × 0.5 s / 2 without early stopping)
+
+    per-trial overhead = (search wall − ideal) / trials
+
+Goal (issue 4): under 0.3 s per trial with MLflow on; the hand-glued Ray Tune + OptunaSearch +
+MLflow callback measured about 1 s here. Each case runs in a fresh Python process (imports, Ray
+start and worker start-up count as they would for `study launch`). Figures are printed, not
+asserted.
+
+    .venv/bin/python bench/study_overhead.py [--trials 16] [--epochs 4] [--repeat 1] [--out FILE]
+        [--cases mlflow-none,nomlflow-none,mlflow-asha,nomlflow-asha] [--profile DIR]
+
+``--profile DIR`` writes a cProfile of each case's driver to ``DIR/<case>.prof``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+WORK_S = 0.5  # must match study.bench_trainable.WORK_S
+CASES = {  # name -> (MLflow on, scheduler)
+    "mlflow-none": (True, "none"),
+    "nomlflow-none": (False, "none"),
+    "mlflow-asha": (True, "asha"),
+    "nomlflow-asha": (False, "asha"),
+}
+GOAL_S = 0.3
+
+
+def study_file(folder: Path, data: Path, *, name: str, trials: int, epochs: int, scheduler: str) -> Path:
+    """A study of the tiny preset on a tiny generated set; only the trainable's reporting matters."""
+    text = f"""
+name = "{name}"
+seed = 0
+[base]
+preset = "tiny"
+data = "{data}"
+data_dir = "{folder / 'cache'}"
+epochs = {epochs}
+[budget]
+time = "20m"
+max_trials = {trials}
+confirm_top = 0
+[early_stopping]
+scheduler = "{scheduler}"
+grace_period = 1
+reduction_factor = 2
+[search]
+lr = {{ float = [1e-3, 1e-2], log = true }}
+mixup = {{ choice = [false, true] }}
+label_smoothing = {{ float = [0.0, 0.2] }}
+tta_n = {{ int = [0, 2] }}
+"""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "study.toml"
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# One case, in its own process
+# ------------------------------------------------------------------------------------------------
+
+
+def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, profile: Path | None,
+             trainable: str = "study.bench_trainable:sleep_trial") -> dict[str, Any]:
+    mlflow_on, scheduler = CASES[case]
+    t0 = time.perf_counter()
+    import study.runner as runner
+    from study.launch import LaunchOptions, _init_ray, launch, quiet_ray
+
+    t_imports = time.perf_counter() - t0
+    spec = study_file(folder / "spec", data, name=f"bench-{case}", trials=trials, epochs=epochs, scheduler=scheduler)
+    opts = LaunchOptions(space=str(spec), root=str(folder / "studies"), no_mlflow=not mlflow_on, confirm_top=0,
+                         trainable=trainable, status_every_s=1e9)
+
+    # Ray is started here, as launch would (it joins a running Ray), so that its start is timed apart.
+    quiet_ray()
+    t1 = time.perf_counter()
+    _init_ray(opts)
+    t_ray = time.perf_counter() - t1
+
+    # run_search is timed by wrapping it (launch imports it from study.runner when it calls it).
+    seen: dict[str, Any] = {}
+    real_search = runner.run_search
+
+    def timed_search(*args: Any, **kwargs: Any) -> Any:
+        seen["start"] = time.perf_counter()
+        try:
+            out = real_search(*args, **kwargs)
+        finally:
+            seen["end"] = time.perf_counter()
+        seen["slots"] = kwargs["slots"]
+        seen["outcome"] = out
+        return out
+
+    runner.run_search = timed_search
+    profiler = None
+    if profile is not None:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    t2 = time.perf_counter()
+    try:
+        summary = launch(opts)
+    finally:
+        t_launch = time.perf_counter() - t2
+        if profiler is not None:
+            profiler.disable()
+            profile.mkdir(parents=True, exist_ok=True)
+            profiler.dump_stats(str(profile / f"{case}.prof"))
+        runner.run_search = real_search
+    import ray
+
+    ray.shutdown()
+
+    search = seen["outcome"]
+    per_epoch = WORK_S / epochs
+    epochs_run = [int(o.result.get("epoch", -1)) + 1 for o in search.outcomes.values()]
+    slots = seen["slots"]
+    ideal = sum(epochs_run) * per_epoch / slots
+    search_wall = seen["end"] - seen["start"]
+    n = len(epochs_run)
+    return {
+        "case": case, "mlflow": mlflow_on, "scheduler": scheduler, "trials": n, "concurrency": slots,
+        "counts": summary["counts"], "epochs_run": sum(epochs_run),
+        "imports_s": t_imports, "ray_init_s": t_ray, "launch_s": t_launch,
+        "setup_s": seen["start"] - t2, "search_s": search_wall, "finish_s": t2 + t_launch - seen["end"],
+        "total_s": time.perf_counter() - t0, "ideal_s": ideal,
+        "overhead_per_trial_s": (search_wall - ideal) / max(n, 1),
+        **({"mlflow_runs": _mlflow_timings(summary)} if mlflow_on else {}),
+    }
+
+
+def _mlflow_timings(summary: dict[str, Any]) -> dict[str, float]:
+    """From the trials' MLflow runs: when the first run began and the last ended (s from the first start)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(summary["tracking_uri"])
+    exp = client.get_experiment_by_name(summary["study"])
+    runs = [r for r in client.search_runs([exp.experiment_id], max_results=1000) if r.data.tags.get("xs.kind") == "trial"]
+    starts = sorted(r.info.start_time for r in runs)
+    ends = sorted(r.info.end_time for r in runs if r.info.end_time)
+    durations = [(r.info.end_time - r.info.start_time) / 1000 for r in runs if r.info.end_time]
+    return {
+        "runs": len(runs),
+        "first_to_last_s": (ends[-1] - starts[0]) / 1000 if ends else float("nan"),
+        "run_median_s": statistics.median(durations) if durations else float("nan"),
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# The table
+# ------------------------------------------------------------------------------------------------
+
+
+def table(rows: list[dict[str, Any]], trials: int, epochs: int) -> str:
+    import platform
+
+    lines = [
+        f"study overhead: {trials} trials of study.bench_trainable:sleep_trial ({WORK_S} s of sleep over {epochs} epochs), "
+        f"through study.launch.launch; {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "ideal = epochs run x (0.5 s / epochs) / concurrency; overhead/trial = (search - ideal) / trials; "
+        f"goal < {GOAL_S} s/trial with MLflow on",
+        "",
+        f"{'case':<14} {'trials':>6} {'conc':>4} {'outcomes':<14} {'imports':>7} {'ray init':>8} {'setup':>6} "
+        f"{'search':>7} {'ideal':>6} {'finish':>6} {'total':>6} {'overhead/trial':>14}",
+    ]
+    for r in rows:
+        c = r["counts"]
+        outcomes = f"{c.get('finished', 0)}F {c.get('pruned', 0)}P {c.get('failed', 0)}X"
+        lines.append(
+            f"{r['case']:<14} {r['trials']:>6} {r['concurrency']:>4} {outcomes:<14} {r['imports_s']:>6.2f}s {r['ray_init_s']:>7.2f}s "
+            f"{r['setup_s']:>5.2f}s {r['search_s']:>6.2f}s {r['ideal_s']:>5.2f}s {r['finish_s']:>5.2f}s {r['total_s']:>5.2f}s "
+            f"{r['overhead_per_trial_s']:>13.3f}s"
+        )
+    lines.append("")
+    lines.append("setup = launch() up to the search (study file, MLflow experiment and parent run, data cache); "
+                 "finish = after it (summary, closing runs)")
+    lines.append("outcomes: F finished, P pruned (ASHA), X failed")
+    by_case: dict[str, list[float]] = {}
+    for r in rows:
+        by_case.setdefault(r["case"], []).append(r["overhead_per_trial_s"])
+    lines.append("")
+    for case, values in by_case.items():
+        verdict = "" if not CASES[case][0] else ("  (meets the goal)" if statistics.median(values) < GOAL_S else "  (ABOVE the goal)")
+        lines.append(f"per-trial overhead, {case}: median {statistics.median(values):.3f} s over {len(values)} run(s){verdict}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trials", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=4, help="epochs per trial (reports per trial); the 0.5 s is spread over them")
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--cases", default=",".join(CASES))
+    ap.add_argument("--out", type=Path, help="also write the table here")
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="cProfile each case's driver into DIR")
+    ap.add_argument("--keep", action="store_true", help="keep the study folders (printed)")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one case in this process
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--trainable", default="study.bench_trainable:sleep_trial", help=argparse.SUPPRESS)  # profiling wrappers
+    args = ap.parse_args()
+
+    if args.one:
+        row = run_case(args.one, args.data, args.folder, args.trials, args.epochs, args.profile, args.trainable)
+        args.result.write_text(json.dumps(row, default=str))
+        return
+
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        ap.error(f"unknown case(s) {unknown}; choose from {', '.join(CASES)}")
+    from trainable.data import ensure_embedded
+
+    root = Path(tempfile.mkdtemp(prefix="xs-bench-"))
+    data = ensure_embedded(root / "data", train_per_class=4, valid_per_class=2)
+    path = [str(Path(__file__).resolve().parents[1])] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.pathsep.join(path)}
+    rows = []
+    for rep in range(args.repeat):
+        for case in cases:
+            folder = root / f"{case}-{rep}"
+            folder.mkdir()
+            cmd = [sys.executable, __file__, "--one", case, "--data", str(data), "--folder", str(folder),
+                   "--result", str(folder / "row.json"), "--trials", str(args.trials), "--epochs", str(args.epochs)]
+            if args.profile:
+                cmd += ["--profile", str(args.profile)]
+            if args.trainable != "study.bench_trainable:sleep_trial":
+                cmd += ["--trainable", args.trainable]
+            with open(folder / "launch.log", "w") as log:
+                proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            if proc.returncode != 0:
+                sys.exit(f"case {case} failed (exit {proc.returncode}); see {folder / 'launch.log'}")
+            row = json.loads((folder / "row.json").read_text())
+            rows.append(row)
+            print(f"{case} #{rep + 1}: search {row['search_s']:.2f} s, ideal {row['ideal_s']:.2f} s, "
+                  f"overhead {row['overhead_per_trial_s']:.3f} s/trial", flush=True)
+    text = table(rows, args.trials, args.epochs)
+    print()
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    if args.keep:
+        print(f"\nstudy folders and launch logs: {root}")
+    else:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

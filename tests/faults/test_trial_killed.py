@@ -1,0 +1,53 @@
+"""Issue 5, fault 1: a trial process SIGKILLed mid-epoch is retried by Ray from its last epoch
+checkpoint, ends with the same metrics as an uninterrupted run, and continues the same MLflow run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from study.launch import LaunchOptions, launch
+from study.tracking import TAG_KIND
+from tests.study.helpers import write_study
+
+pytestmark = pytest.mark.slow
+
+
+def test_killed_trial_resumes_to_the_same_result_in_the_same_run(ray_session, small_data: Path, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from study.space import load_study_file, to_trial_config
+    from trainable.train import run_trial
+
+    marker = tmp_path / "killed-once"
+    spec_file = write_study(tmp_path / "spec", small_data, name="killed", max_trials=1,
+                            extra="", search='lr = { float = [1e-3, 1e-2], log = true }\n')
+    text = spec_file.read_text().replace('scheduler = "asha"', 'scheduler = "none"')
+    spec_file.write_text(text)
+    summary = launch(LaunchOptions(space=str(spec_file), root=str(tmp_path / "studies"), confirm_top=0, status_every_s=1e9,
+                                   inject_fault={"kill_after_epoch": 0, "marker": str(marker), "delay_s": 0.2}))
+    assert marker.exists(), "the fault was not injected"
+    killed_pid = int(marker.read_text())
+    assert summary["counts"]["finished"] == 1 and summary["counts"]["failed"] == 0
+
+    client = MlflowClient(summary["tracking_uri"])
+    exp = client.get_experiment_by_name("killed")
+    trials = [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get(TAG_KIND) == "trial"]
+    assert len(trials) == 1, "a retried trial must continue its run, not start another"
+    run = trials[0]
+    assert run.info.status == "FINISHED"
+    history = client.get_metric_history(run.info.run_id, "accuracy")
+    assert sorted(m.step for m in history) == [0, 1, 2], "each epoch logged exactly once"
+
+    # The same configuration, uninterrupted, in this process: identical metrics (CPU, fixed seed).
+    spec = load_study_file(spec_file)
+    params = summary["best_trial"]["params"]
+    cfg = to_trial_config(spec, params).replace(threads=1, device="cpu")
+    clean = run_trial(cfg)
+    logged = {m.step: m.value for m in history}
+    assert [logged[e] for e in range(3)] == pytest.approx([h["accuracy"] for h in clean.history], abs=1e-6)
+    losses = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "train_loss")}
+    assert [losses[e] for e in range(3)] == pytest.approx([h["train_loss"] for h in clean.history], rel=1e-5)
+    assert run.data.metrics["final_accuracy"] == pytest.approx(clean.accuracy, abs=1e-6)
+    assert killed_pid > 0
