@@ -87,7 +87,14 @@ def seed_points(spec: Any, base: Any) -> list[tuple[str, dict[str, Any]]]:
     ]
     out, seen = [], set()
     for label, changes in recipes:
-        point = {k: v for k, v in {**off, **changes}.items() if k in params and _fits(params[k], v)}
+        point = {}
+        for k, v in {**off, **changes}.items():
+            if k not in params:
+                continue
+            if _fits(params[k], v):
+                point[k] = v
+            elif k in off and _fits(params[k], off[k]):
+                point[k] = off[k]  # the recipe's value is outside the space: that technique stays off
         if "mixup" in point and not point["mixup"]:
             point.pop("mixup_alpha", None)
         if not point.get("progressive"):
