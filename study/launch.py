@@ -401,6 +401,8 @@ def _print_summary(s: dict[str, Any], say: Any) -> None:
         say("confirmation: " + conf["note"])
     say("")
     if s["tracking_uri"]:
-        say(f"open the records:  study ui {s['study']}   (MLflow at {s['tracking_uri']})")
+        root = Path(s["folder"]).parent
+        where = "" if root == Path("studies") else f" --root {root}"
+        say(f"open the records:  study ui {s['study']}{where}   (MLflow at {s['tracking_uri']})")
     say(f"optuna dashboard:  optuna-dashboard {s['optuna_storage']}")
     say(f"summary:           {s['folder']}/summary.json")

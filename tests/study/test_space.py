@@ -65,13 +65,15 @@ def test_default_spec_has_the_chapter():
     assert isinstance(spec, StudySpec)
     assert spec.name == "chapter7" and spec.seed == 0
     assert [p.name for p in spec.params] == DEFAULT_PARAMS  # file order is already dependency order
-    assert spec.budget.time_s == 300.0
-    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.2, 3, 3)
+    assert spec.budget.time_s == 360.0  # the README demo: 6 minutes
+    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.25, 1, 2)
     assert [(o.metric, o.direction) for o in spec.objectives] == [("accuracy", "maximize")]
     assert spec.early_stopping.scheduler == "asha" and spec.early_stopping.time_attr == "epoch"
     # the preset is expanded into base, typed
-    assert spec.base["data"] == "embedded" and spec.base["model"] == "xresnet18" and spec.base["epochs"] == 5
-    assert spec.base.items() >= {k: v for k, v in PRESETS["cpu-baseline"].items() if k != "epochs"}.items()
+    assert spec.base["data"] == "embedded" and spec.base["model"] == "xresnet18" and spec.base["epochs"] == 3
+    overridden = ("epochs", "presize", "size", "batch_size")  # set in default_space.toml over the preset
+    assert spec.base.items() >= {k: v for k, v in PRESETS["cpu-baseline"].items() if k not in overridden}.items()
+    assert (spec.base["presize"], spec.base["size"], spec.base["batch_size"]) == (64, 32, 32)
     assert spec.source.endswith("default_space.toml")
     assert Path(spec.source).is_file()
     tta_beta = spec.param("tta_beta")
@@ -89,7 +91,7 @@ def test_describe_one_line_per_param():
     lines = text.splitlines()
     for name in DEFAULT_PARAMS:
         assert sum(line.split()[0] == name for line in lines if line.startswith("    ")) == 1
-    assert "5m" in text and "maximize accuracy" in text and "when mixup = true" in text
+    assert "6m" in text and "maximize accuracy" in text and "when mixup = true" in text
 
 
 # --- sampling ---------------------------------------------------------------------------------
@@ -192,11 +194,12 @@ def test_to_trial_config_translates_virtual_params():
     on = to_trial_config(spec, {"mixup": True, "progressive": True, "resize_start_scale": 0.5, "resize_frac": 0.5,
                                 "resize_mode": "cont", "size": 64, "lr": 0.004}, seed=7)
     assert on.mixup_alpha == 0.4  # no mixup_alpha sampled: fastai's default
-    assert on.schedule == "32x3@0.004,64x2:cont" and on.seed == 7 and on.lr == 0.004
+    # 3 base epochs, frac 0.5 -> round half up -> 2 at 32 px, 1 at 64 px
+    assert on.schedule == "32x2@0.004,64x1:cont" and on.seed == 7 and on.lr == 0.004
     # progressive on with the resize parameters left out uses their defaults (scale 0.5, frac 0.5, fine_tune)
-    assert to_trial_config(spec, {"progressive": True}).schedule == "24x3@0.003,48x1@0.001:fine_tune"
+    assert to_trial_config(spec, {"progressive": True}).schedule == "16x2@0.003,32x0@0.001:fine_tune"
     # resize parameters alone imply progressive resizing
-    assert to_trial_config(spec, {"resize_mode": "cont"}).schedule == "24x3@0.003,48x2:cont"
+    assert to_trial_config(spec, {"resize_mode": "cont"}).schedule == "16x2@0.003,32x1:cont"
 
 
 @pytest.mark.parametrize("params,needle", [
@@ -417,7 +420,7 @@ def test_apply_overrides():
     new = apply_overrides(spec, time_budget="2h", max_trials=40, seed=5, name="ch7-gpu", confirm_top=2, confirm_seeds=4)
     assert (new.budget.time_s, new.budget.max_trials, new.seed, new.name) == (7200.0, 40, 5, "ch7-gpu")
     assert (new.budget.confirm_top, new.budget.confirm_seeds) == (2, 4)
-    assert spec.budget.time_s == 300.0 and spec.name == "chapter7"  # the original is untouched
+    assert spec.budget.time_s == 360.0  # the README demo: 6 minutes and spec.name == "chapter7"  # the original is untouched
     assert apply_overrides(spec) == spec
     assert to_trial_config(new, {}).seed == 5
 
