@@ -18,6 +18,8 @@ from typing import Callable
 
 from filelock import FileLock, Timeout
 
+from trainable.data.errors import DataError
+
 __all__ = ["build_once"]
 
 log = logging.getLogger(__name__)
@@ -27,18 +29,28 @@ def build_once(final: Path, build: Callable[[Path], None]) -> bool:
     """Make folder ``final`` by calling ``build(tmp)`` on an empty temporary folder, then renaming it.
 
     Concurrent callers wait on ``final``'s lock file and reuse what the first one built.
-    Returns True if this call built the folder, False if it already existed.
+    Returns True if this call built the folder, False if it already existed. A parent folder
+    that cannot be created or locked (read-only disk, a file in the way) is a :class:`DataError`
+    before any work.
     """
     if final.is_dir():
         return False
     parent = final.parent
-    parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(parent / f".{final.name}.lock"))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info("waiting for another process to finish building %s", final)
-        lock.acquire()
+        parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.info("waiting for another process to finish building %s", final)
+            lock.acquire()
+    except Timeout:  # filelock's Timeout is an OSError, but not a sign of an unwritable folder
+        raise
+    except OSError as e:
+        raise DataError(
+            f"cannot create {final}: {parent} is not a writable folder ({e}); pass a writable data_dir "
+            "(or set XRESNET_STUDY_DATA)"
+        ) from e
     try:
         if final.is_dir():
             return False

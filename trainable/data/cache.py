@@ -160,12 +160,16 @@ class DecodedCache:
         key = (split, max_images)
         if key not in self._stats:
             chosen = np.sort(np.random.default_rng(0).permutation(n)[:max_images]) if n > max_images else range(n)
-            total, total_sq, count = np.zeros(3), np.zeros(3), 0
+            # One histogram of the 3 x 256 (channel, level) pairs: exact integer sums, 3x faster than
+            # float sums per image (a trial with normalize=dataset pays this at every start).
+            hist = np.zeros(3 * 256, np.int64)
+            channel_base = np.array([0, 256, 512], np.uint16)
             for i in chosen:
-                x = self.image(split, int(i)).reshape(-1, 3).astype(np.float32)
-                total += x.sum(0, dtype=np.float64)
-                total_sq += (x * x).sum(0, dtype=np.float64)
-                count += len(x)
+                hist += np.bincount((self.image(split, int(i)).reshape(-1, 3) + channel_base).ravel(), minlength=3 * 256)
+            hist = hist.reshape(3, 256)
+            levels = np.arange(256, dtype=np.int64)
+            total, total_sq = (hist @ levels).astype(np.float64), (hist @ levels**2).astype(np.float64)
+            count = int(hist[0].sum())
             mean = total / count
             std = np.sqrt(np.maximum(total_sq / count - mean**2, 0))
             self._stats[key] = (
@@ -214,7 +218,14 @@ def build_cache(
         _check_writable(cache_dir)
         started = time.perf_counter()
         built: dict = {}
-        if build_once(final, lambda tmp: built.update(_build(tmp, index, entries, presize, workers, progress))):
+        try:
+            done = build_once(final, lambda tmp: built.update(_build(tmp, index, entries, presize, workers, progress)))
+        except OSError as e:  # decoding errors are recorded per image; this is the cache's disk failing
+            raise DataError(
+                f"writing the cache of {index.root} at presize {presize} under {cache_dir} failed ({e}); "
+                "nothing was kept. Free space on that disk or pass another data_dir (or set XRESNET_STUDY_DATA)"
+            ) from e
+        if done:
             _log_build(cache_dir, final, built, time.perf_counter() - started)
     return DecodedCache(final).relabel(index)
 
@@ -288,8 +299,14 @@ def _build(
         paths=np.array([_rel(entries[i][1], index) for i in keep], dtype=np.str_),
     )
     counts = {s: int((split_of[keep] == k).sum()) for k, s in enumerate(SPLITS)}
-    if counts["train"] == 0:
-        raise DataError(f"no train image of {index.root} could be decoded ({len(corrupt)} corrupt); check the files")
+    bad = [f"{_rel(entries[i][1], index)} ({r})" for i, r in sorted(corrupt.items())]
+    for k, split in enumerate(SPLITS):
+        if counts[split] == 0:  # the index has >= 1 image per split, so they were all unreadable
+            unreadable = [b for i, b in zip(sorted(corrupt), bad) if split_of[i] == k]
+            raise DataError(
+                f"no {split} image of {index.root} could be decoded: all {len(unreadable)} are unreadable "
+                f"(first: {'; '.join(unreadable[:3])}); replace the broken files (or download the data set again)"
+            )
     meta = {
         "version": CACHE_VERSION, "source_root": str(index.root.resolve()), "presize": presize,
         "classes": list(index.classes), "counts": counts, "bytes": total,
@@ -301,7 +318,11 @@ def _build(
     for written in (pixels, tmp / "index.npz", tmp / "meta.json"):
         _fsync(written)
     if corrupt:
-        log.warning("skipped %d unreadable image(s) of %s, listed in meta.json", len(corrupt), index.root)
+        log.warning("skipped %d unreadable image(s) of %s (first: %s); the cache's meta.json lists all under 'corrupt'",
+                    len(corrupt), index.root, "; ".join(bad[:3]))
+    if index.skipped:
+        log.warning("ignored %d file(s) or folder(s) in the class folders of %s that are not images (first: %s); "
+                    "the cache's meta.json lists all under 'skipped'", len(index.skipped), index.root, ", ".join(index.skipped[:3]))
     return {"images": len(keep), "corrupt": len(corrupt), "bytes": total, "decode_seconds": seconds}
 
 

@@ -107,7 +107,11 @@ def read_headers(jobs: list[tuple[int, str]], presize: int) -> dict[int, tuple[i
 
 
 def decode_chunk(jobs: list[tuple[int, str, int, int, int]], pixels: str, presize: int) -> dict[int, str]:
-    """Worker: decode each job's image and write it at its offset; returns ``{entry: reason}`` of failures."""
+    """Worker: decode each job's image and write it at its offset; returns ``{entry: reason}`` of failures.
+
+    A file that does not decode is recorded; a failed write (disk full) is the cache's fault, not
+    the image's, and raises ``OSError`` so that the build stops instead of marking images corrupt.
+    """
     failed: dict[int, str] = {}
     with open(pixels, "r+b") as out:
         for i, path, offset, h, w in jobs:
@@ -115,8 +119,9 @@ def decode_chunk(jobs: list[tuple[int, str, int, int, int]], pixels: str, presiz
                 img = decode_resized(path, presize)
                 if img.shape != (h, w, 3):
                     raise ValueError(f"decoded shape {img.shape} differs from the header's {(h, w, 3)}")
-                out.seek(offset)
-                out.write(img.tobytes())
             except Exception as e:  # noqa: BLE001 - a corrupt file is recorded, never fatal
                 failed[i] = f"decode failed: {type(e).__name__}: {e}"
+                continue
+            out.seek(offset)
+            out.write(img.tobytes())
     return failed

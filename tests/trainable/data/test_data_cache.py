@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -190,3 +191,107 @@ def test_errors_name_the_bad_value(small_embedded: Path, tmp_path: Path) -> None
         cache.image("train", 60)
     with pytest.raises(DataError, match="not a decoded cache"):
         DecodedCache(tmp_path / "nothing")
+
+
+_KILLED_CHILD = """
+import sys, time
+from pathlib import Path
+import trainable.data.cache as cache_module
+from trainable.data import build_cache, scan_folder
+root, cache_dir, marker = sys.argv[1:4]
+decode_chunk = cache_module.decode_chunk
+def decode_then_hang(jobs, pixels, presize):
+    failed = decode_chunk(jobs, pixels, presize)  # this chunk's pixels are in the temporary folder
+    Path(marker).touch()
+    time.sleep(600)
+    return failed
+cache_module.decode_chunk = decode_then_hang
+build_cache(scan_folder(Path(root)), 40, Path(cache_dir), workers=1, progress=False)
+"""
+
+
+def test_a_build_killed_midway_leaves_nothing_trusted(small_embedded: Path, tmp_path: Path) -> None:
+    """SIGKILL mid-decoding: no cache under its final name, the lock dies with its holder, the next prepare rebuilds."""
+    from trainable.data import prepare
+
+    cache_dir, marker = tmp_path / "data" / "cache", tmp_path / "decoding"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(small_embedded), str(cache_dir), str(marker)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while not marker.exists():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            pytest.fail(f"the child never reached the decoding: {child.communicate()[1]}")
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.communicate(timeout=30)
+    names = [p.name for p in cache_dir.iterdir()]
+    partial = [n for n in names if ".tmp-" in n]
+    assert len(partial) == 1 and (cache_dir / partial[0] / "pixels.u8").exists()  # half a cache, hidden
+    assert [n for n in names if not n.startswith(".")] == []  # nothing under a final name, no build logged
+    cache = prepare(str(small_embedded), 40, data_dir=tmp_path / "data", progress=False)
+    assert cache.n("train") == 60 and cache.meta["corrupt"] == []
+    index = scan_folder(small_embedded)
+    for i in (0, 59):
+        assert np.array_equal(cache.image("train", i), decode_resized(index.train_paths[i], 40))
+    assert [p.name for p in cache_dir.iterdir() if ".tmp-" in p.name] == []  # the stale half was cleared
+    assert len(_builds(cache_dir)) == 1
+
+
+def test_a_disk_filling_up_mid_build_is_an_error_not_corrupt_images(make_folder, tmp_path: Path, monkeypatch) -> None:
+    """A failed write stops the build (nothing kept) instead of recording every image as corrupt."""
+    import errno
+
+    import trainable.data.decode as decode_module
+
+    class FullDisk:
+        def __init__(self, path: str, mode: str) -> None:
+            self.file = open(path, mode)  # noqa: SIM115
+
+        def __enter__(self) -> FullDisk:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+        def seek(self, offset: int) -> int:
+            return self.file.seek(offset)
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    index = scan_folder(make_folder({"train/a": 3, "val/a": 1}))
+    monkeypatch.setattr(decode_module, "open", FullDisk, raising=False)  # decode_chunk's open(); in-process (workers=1)
+    with pytest.raises(DataError, match=r"writing the cache of .* at presize 16 under .*cache failed \(\[Errno 28\] No space left"):
+        build_cache(index, 16, tmp_path / "cache", workers=1, progress=False)
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
+    monkeypatch.undo()
+    assert build_cache(index, 16, tmp_path / "cache", progress=False).meta["corrupt"] == []
+
+
+def _break(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:40])  # the PNG header survives, the pixels do not
+
+
+@pytest.mark.parametrize("split_dir, split", [("val", "valid"), ("train", "train")])
+def test_a_split_with_no_readable_image_stops_before_training(make_folder, tmp_path: Path, split_dir: str, split: str) -> None:
+    root = make_folder({"train/a": 2, "train/b": 1, "val/a": 1, "val/b": 1})
+    for p in sorted((root / split_dir).glob("*/*.png")):
+        _break(p)
+    with pytest.raises(DataError, match=rf"no {split} image of .* could be decoded: all \d are unreadable \(first: {split_dir}/a/img0.png \(.*; {split_dir}/.*\); replace the broken files"):
+        build_cache(scan_folder(root), 16, tmp_path / "cache", progress=False)
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_bad_files_are_reported_by_path_with_a_count(make_folder, tmp_path: Path, caplog) -> None:
+    root = make_folder({"train/a": 3, "val/a": 1})
+    _break(root / "train/a/img1.png")
+    (root / "train/a/img2.png").write_bytes(b"not a png")
+    (root / "val/a/readme.txt").write_text("not an image")
+    with caplog.at_level("WARNING", logger="trainable.data.cache"):
+        cache = build_cache(scan_folder(root), 16, tmp_path / "cache", progress=False)
+    text = caplog.text
+    assert "skipped 2 unreadable image(s)" in text and "train/a/img1.png" in text and "train/a/img2.png" in text
+    assert "ignored 1 file(s) or folder(s)" in text and "val/a/readme.txt" in text
+    assert len(cache.meta["corrupt"]) == 2 and cache.meta["skipped"] == ["val/a/readme.txt"]
