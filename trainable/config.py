@@ -70,7 +70,7 @@ class TrialConfig:
     seed: int = 0  # fixes data order, augmentation and initialization
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     bf16: str = "auto"  # bf16 autocast: auto (on for CUDA) | on | off
-    channels_last: str = "auto"  # channels_last memory format: auto (on) | on | off
+    channels_last: str = "auto"  # channels_last memory format: auto (on for CUDA) | on | off
     compile: bool = False  # torch.compile the model
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     checkpoint_keep: int = 2  # epoch checkpoints kept per trial
