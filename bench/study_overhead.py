@@ -13,10 +13,14 @@ MLflow callback measured about 1 s here. Each case runs in a fresh Python proces
 start and worker start-up count as they would for `study launch`). Figures are printed, not
 asserted.
 
-    .venv/bin/python bench/study_overhead.py [--trials 16] [--epochs 4] [--repeat 1] [--out FILE]
-        [--cases mlflow-none,nomlflow-none,mlflow-asha,nomlflow-asha] [--profile DIR]
+    .venv/bin/python bench/study_overhead.py [--trials 16[,32]] [--epochs 4] [--repeat 1] [--out FILE]
+        [--cases mlflow-none,nomlflow-none,mlflow-asha,nomlflow-asha] [--profile DIR] [--quiet 0.25]
 
-``--profile DIR`` writes a cProfile of each case's driver to ``DIR/<case>.prof``.
+With two study sizes (``--trials 16,32``) it also splits the overhead into a fixed start-up cost
+and the cost of each further trial. Other work on the machine skews every figure: each case waits
+(up to ``--wait`` s) until the CPUs are at most ``--quiet`` busy, and the table shows how busy they
+were. ``--profile DIR`` writes a cProfile of each case's driver to ``DIR/<case>-<trials>.prof``.
+Results on the 2-CPU development machine: ``bench/results/study_overhead_cpu.txt``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-WORK_S = 0.5  # must match study.bench_trainable.WORK_S
+from study.bench_trainable import WORK_S
 CASES = {  # name -> (MLflow on, scheduler)
     "mlflow-none": (True, "none"),
     "nomlflow-none": (False, "none"),
@@ -77,6 +81,22 @@ tta_n = {{ int = [0, 2] }}
 # ------------------------------------------------------------------------------------------------
 
 
+def cpu_busy(seconds: float = 3.0) -> float:
+    """Fraction of all CPUs busy over ``seconds`` (Linux ``/proc/stat``; NaN elsewhere)."""
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except OSError:
+        return float("nan")
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
 def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, profile: Path | None,
              trainable: str = "study.bench_trainable:sleep_trial") -> dict[str, Any]:
     mlflow_on, scheduler = CASES[case]
@@ -101,6 +121,7 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
         seen["start"] = time.perf_counter()
+        seen["start_epoch"] = time.time()
         try:
             out = real_search(*args, **kwargs)
         finally:
@@ -124,7 +145,7 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
         if profiler is not None:
             profiler.disable()
             profile.mkdir(parents=True, exist_ok=True)
-            profiler.dump_stats(str(profile / f"{case}.prof"))
+            profiler.dump_stats(str(profile / f"{case}-{trials}.prof"))
         runner.run_search = real_search
     import ray
 
@@ -142,7 +163,7 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
         "counts": summary["counts"], "epochs_run": sum(epochs_run),
         "imports_s": t_imports, "ray_init_s": t_ray, "launch_s": t_launch,
         "setup_s": seen["start"] - t2, "search_s": search_wall, "finish_s": t2 + t_launch - seen["end"],
-        "total_s": time.perf_counter() - t0, "ideal_s": ideal,
+        "total_s": time.perf_counter() - t0, "ideal_s": ideal, "search_start_epoch": seen["start_epoch"],
         "overhead_per_trial_s": (search_wall - ideal) / max(n, 1),
         **({"mlflow_runs": _mlflow_timings(summary)} if mlflow_on else {}),
     }
@@ -170,49 +191,67 @@ def _mlflow_timings(summary: dict[str, Any]) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------------
 
 
-def table(rows: list[dict[str, Any]], trials: int, epochs: int) -> str:
+def table(rows: list[dict[str, Any]], epochs: int) -> str:
     import platform
 
     lines = [
-        f"study overhead: {trials} trials of study.bench_trainable:sleep_trial ({WORK_S} s of sleep over {epochs} epochs), "
-        f"through study.launch.launch; {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        f"study overhead: studies of study.bench_trainable:sleep_trial ({WORK_S} s of sleep over {epochs} epochs, MLflow "
+        f"records as train_trial's), through study.launch.launch; {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "ideal = epochs run x (0.5 s / epochs) / concurrency; overhead/trial = (search - ideal) / trials; "
         f"goal < {GOAL_S} s/trial with MLflow on",
         "",
-        f"{'case':<14} {'trials':>6} {'conc':>4} {'outcomes':<14} {'imports':>7} {'ray init':>8} {'setup':>6} "
-        f"{'search':>7} {'ideal':>6} {'finish':>6} {'total':>6} {'overhead/trial':>14}",
+        f"{'case':<14} {'trials':>6} {'conc':>4} {'outcomes':<11} {'imports':>7} {'ray init':>8} {'setup':>6} "
+        f"{'search':>7} {'ideal':>6} {'finish':>6} {'total':>6} {'overhead/trial':>14} {'busy':>5}",
     ]
     for r in rows:
         c = r["counts"]
         outcomes = f"{c.get('finished', 0)}F {c.get('pruned', 0)}P {c.get('failed', 0)}X"
         lines.append(
-            f"{r['case']:<14} {r['trials']:>6} {r['concurrency']:>4} {outcomes:<14} {r['imports_s']:>6.2f}s {r['ray_init_s']:>7.2f}s "
+            f"{r['case']:<14} {r['trials']:>6} {r['concurrency']:>4} {outcomes:<11} {r['imports_s']:>6.2f}s {r['ray_init_s']:>7.2f}s "
             f"{r['setup_s']:>5.2f}s {r['search_s']:>6.2f}s {r['ideal_s']:>5.2f}s {r['finish_s']:>5.2f}s {r['total_s']:>5.2f}s "
-            f"{r['overhead_per_trial_s']:>13.3f}s"
+            f"{r['overhead_per_trial_s']:>13.3f}s {r.get('busy_before', float('nan')):>5.0%}"
         )
-    lines.append("")
-    lines.append("setup = launch() up to the search (study file, MLflow experiment and parent run, data cache); "
-                 "finish = after it (summary, closing runs)")
-    lines.append("outcomes: F finished, P pruned (ASHA), X failed")
-    by_case: dict[str, list[float]] = {}
+    lines += [
+        "",
+        "imports = the driver's `import study.launch` and what it pulls; ray init = ray.init as launch does it;",
+        "setup = launch() up to the search (study file, MLflow experiment and parent run, data cache);",
+        "search = study.runner.run_search (Optuna storage, Tuner, all trials); finish = summary, closing runs;",
+        "outcomes: F finished, P pruned (ASHA), X failed; busy = CPU busy in the 3 s before the case (other work skews it)",
+        "",
+    ]
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for r in rows:
-        by_case.setdefault(r["case"], []).append(r["overhead_per_trial_s"])
-    lines.append("")
-    for case, values in by_case.items():
-        verdict = "" if not CASES[case][0] else ("  (meets the goal)" if statistics.median(values) < GOAL_S else "  (ABOVE the goal)")
-        lines.append(f"per-trial overhead, {case}: median {statistics.median(values):.3f} s over {len(values)} run(s){verdict}")
+        groups.setdefault((r["case"], r["trials"]), []).append(r)
+    for (case, n), group in groups.items():
+        med = statistics.median(g["overhead_per_trial_s"] for g in group)
+        verdict = "" if not CASES[case][0] else ("  (meets the goal)" if med < GOAL_S else "  (ABOVE the goal)")
+        lines.append(f"per-trial overhead, {case}, {n} trials: median {med:.3f} s over {len(group)} run(s){verdict}")
+    # Two study sizes separate the fixed start-up cost from the cost each further trial adds.
+    for case in dict.fromkeys(r["case"] for r in rows):
+        sizes = sorted({n for c, n in groups if c == case})
+        if len(sizes) < 2:
+            continue
+        lo, hi = sizes[0], sizes[-1]
+        extra = {n: statistics.median(g["search_s"] - g["ideal_s"] for g in groups[(case, n)]) for n in (lo, hi)}
+        marginal = (extra[hi] - extra[lo]) / (hi - lo)
+        fixed = extra[lo] - lo * marginal
+        note = "" if fixed >= 0 and marginal >= 0 else "  (inconsistent: noise; rerun on a quiet machine or with --repeat)"
+        lines.append(f"  {case}: each further trial adds {marginal:.3f} s; fixed start-up {fixed:.1f} s "
+                     f"(medians, {lo} vs {hi} trials){note}")
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=16)
+    ap.add_argument("--trials", default="16", help="trials per study; several (16,32) also give the marginal cost per trial")
     ap.add_argument("--epochs", type=int, default=4, help="epochs per trial (reports per trial); the 0.5 s is spread over them")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--out", type=Path, help="also write the table here")
     ap.add_argument("--profile", type=Path, metavar="DIR", help="cProfile each case's driver into DIR")
     ap.add_argument("--keep", action="store_true", help="keep the study folders (printed)")
+    ap.add_argument("--quiet", type=float, default=0.25, help="start a case once the CPUs are at most this busy (default 0.25)")
+    ap.add_argument("--wait", type=float, default=180.0, help="seconds to wait for that at most, per case (default 180)")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one case in this process
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -221,7 +260,7 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.one:
-        row = run_case(args.one, args.data, args.folder, args.trials, args.epochs, args.profile, args.trainable)
+        row = run_case(args.one, args.data, args.folder, int(args.trials), args.epochs, args.profile, args.trainable)
         args.result.write_text(json.dumps(row, default=str))
         return
 
@@ -235,26 +274,33 @@ def main() -> None:
     data = ensure_embedded(root / "data", train_per_class=4, valid_per_class=2)
     path = [str(Path(__file__).resolve().parents[1])] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.pathsep.join(path)}
+    sizes = [int(n) for n in args.trials.split(",")]
     rows = []
     for rep in range(args.repeat):
-        for case in cases:
-            folder = root / f"{case}-{rep}"
+        for case, trials in ((c, n) for n in sizes for c in cases):
+            folder = root / f"{case}-{trials}-{rep}"
             folder.mkdir()
             cmd = [sys.executable, __file__, "--one", case, "--data", str(data), "--folder", str(folder),
-                   "--result", str(folder / "row.json"), "--trials", str(args.trials), "--epochs", str(args.epochs)]
+                   "--result", str(folder / "row.json"), "--trials", str(trials), "--epochs", str(args.epochs)]
             if args.profile:
                 cmd += ["--profile", str(args.profile)]
             if args.trainable != "study.bench_trainable:sleep_trial":
                 cmd += ["--trainable", args.trainable]
+            busy = cpu_busy()
+            waited = 0.0
+            while busy > args.quiet and waited < args.wait:  # let other work on the machine finish first
+                busy = cpu_busy()
+                waited += 3.0
             with open(folder / "launch.log", "w") as log:
                 proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             if proc.returncode != 0:
                 sys.exit(f"case {case} failed (exit {proc.returncode}); see {folder / 'launch.log'}")
             row = json.loads((folder / "row.json").read_text())
+            row["busy_before"] = busy
             rows.append(row)
-            print(f"{case} #{rep + 1}: search {row['search_s']:.2f} s, ideal {row['ideal_s']:.2f} s, "
+            print(f"{case}, {trials} trials, #{rep + 1}: search {row['search_s']:.2f} s, ideal {row['ideal_s']:.2f} s, "
                   f"overhead {row['overhead_per_trial_s']:.3f} s/trial", flush=True)
-    text = table(rows, args.trials, args.epochs)
+    text = table(rows, args.epochs)
     print()
     print(text)
     if args.out:

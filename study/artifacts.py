@@ -20,28 +20,75 @@ def epochs_csv(history: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def confusion_png(confusion: list[list[int]], classes: list[str]) -> bytes:
-    """A confusion-matrix heat map (rows: true class, columns: predicted)."""
-    import matplotlib
+# matplotlib's "Blues" colour map (ColorBrewer's 9-class Blues), light to dark
+_BLUES = ((247, 251, 255), (222, 235, 247), (198, 219, 239), (158, 202, 225), (107, 174, 214),
+          (66, 146, 198), (33, 113, 181), (8, 81, 156), (8, 48, 107))
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _blue(t: float) -> tuple[int, int, int]:
+    """The colour at ``t`` in [0, 1] of the Blues map, interpolated linearly between its stops."""
+    x = min(max(t, 0.0), 1.0) * (len(_BLUES) - 1)
+    i = min(int(x), len(_BLUES) - 2)
+    f = x - i
+    return tuple(round(a + (b - a) * f) for a, b in zip(_BLUES[i], _BLUES[i + 1]))  # type: ignore[return-value]
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # a scalable font (Pillow >= 10.1 with FreeType)
+    except (TypeError, ImportError, OSError):
+        return ImageFont.load_default()
+
+
+def _put(draw: Any, xy: tuple[float, float], text: str, font: Any, fill: Any, align: str) -> None:
+    """Draw ``text`` centred (``align="c"``) or right-aligned (``"r"``) on ``xy``, vertically centred."""
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    x = xy[0] - (right - left) / 2 - left if align == "c" else xy[0] - right
+    draw.text((x, xy[1] - (bottom - top) / 2 - top), text, font=font, fill=fill)
+
+
+def confusion_png(confusion: list[list[int]], classes: list[str]) -> bytes:
+    """A confusion-matrix heat map (rows: true class, columns: predicted), with the count in each cell.
+
+    Drawn with Pillow rather than matplotlib: about 20 ms instead of about 350 ms for 10 classes,
+    and no matplotlib import (about a second) in each Ray worker; it is logged with every trial.
+    """
+    from PIL import Image, ImageDraw
 
     n = len(classes)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.5 * n, 1.0 + 0.5 * n), dpi=100)
-    ax.imshow(confusion, cmap="Blues")
-    ax.set_xticks(range(n), classes, rotation=90, fontsize=7)
-    ax.set_yticks(range(n), classes, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    top = max((max(r) for r in confusion), default=0)
+    cell, pad = 36, 8
+    font, small = _font(10), _font(9)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label = max((probe.textbbox((0, 0), c, font=font)[2] for c in classes), default=0) + 6  # longest class name
+    axis = 18  # room for the axis titles
+    left, top = axis + label, pad
+    width, height = left + n * cell + pad, top + n * cell + label + axis + pad
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+
+    values = [v for row in confusion for v in row]
+    low, high = (min(values), max(values)) if values else (0, 0)
     for i, row in enumerate(confusion):
         for j, v in enumerate(row):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="white" if v > top / 2 else "black")
-    fig.tight_layout()
+            x, y = left + j * cell, top + i * cell
+            draw.rectangle((x, y, x + cell - 1, y + cell - 1), fill=_blue((v - low) / (high - low) if high > low else 0.0))
+            _put(draw, (x + cell / 2, y + cell / 2), str(v), small, "white" if v > high / 2 else "black", "c")
+    for k, name in enumerate(classes):  # true classes down the left
+        _put(draw, (left - 4, top + k * cell + cell / 2), name, font, "black", "r")
+    strip = Image.new("RGB", (label, max(n, 1) * cell), "white")  # predicted classes, written upwards
+    strip_draw = ImageDraw.Draw(strip)
+    for k, name in enumerate(classes):
+        _put(strip_draw, (label - 4, k * cell + cell / 2), name, font, "black", "r")
+    image.paste(strip.rotate(90, expand=True), (left, top + n * cell + 2))
+    _put(draw, (left + n * cell / 2, height - pad - axis / 2), "predicted", font, "black", "c")
+    title = Image.new("RGB", (max(n, 1) * cell, axis), "white")
+    _put(ImageDraw.Draw(title), (title.width / 2, axis / 2), "true", font, "black", "c")
+    image.paste(title.rotate(90, expand=True), (0, top))
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
+    image.save(buf, format="PNG")
     return buf.getvalue()
 
 

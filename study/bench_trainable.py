@@ -9,9 +9,11 @@ checkpoint, the last epoch held back and reported with the final result, and the
 (``objective``, ``xs_finished``, ``xs_run_id``, ``epoch``, ``cost``, ``train_seconds`` …).
 Keep the two in step when ``train_trial``'s reporting changes.
 
-The work is :data:`WORK_S` seconds spread evenly over the configuration's epochs. The accuracies are made up: a number in [0.3, 0.9] drawn from a hash
-of the configuration, reached linearly over the epochs, so that schedulers and samplers have
-something to rank. It does not import torch.
+The work is :data:`WORK_S` seconds spread evenly over the configuration's epochs. The accuracies
+are made up: a number in [0.3, 0.9] drawn from a hash of the configuration, reached linearly over
+the epochs, so that schedulers and samplers have something to rank. The confusion matrix has 10
+classes, as the embedded set and Imagenette do. It does not import torch, and it ignores the
+fault-injection hook of ``train_trial`` (``xs["fault"]``, fault tests only).
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ def _quality(trial: dict[str, Any]) -> float:
     """A made-up final accuracy in [0.3, 0.9], fixed by the configuration."""
     digest = hashlib.sha256(json.dumps(trial, sort_keys=True, default=str).encode()).digest()
     return 0.3 + 0.6 * int.from_bytes(digest[:4], "big") / 2**32
+
+
+def _confusion(right: int, n: int) -> list[list[int]]:
+    """``n`` classes of 10 validation images: ``right`` correct per class, the rest taken for the next class."""
+    return [[right if j == i else 10 - right if j == (i + 1) % n else 0 for j in range(n)] for i in range(n)]
 
 
 def _latest(work: Path) -> Path | None:
@@ -140,14 +147,15 @@ def sleep_trial(config: dict[str, Any]) -> None:
             tune.report(report, checkpoint=checkpoint)
 
         accuracy = history[-1]["accuracy"]
-        per_class = round(accuracy * 10)  # a 2-class confusion matrix of 10 images per class
+        classes = [f"class_{k}" for k in range(10)]  # as many as the embedded set and Imagenette
+        right = round(accuracy * 10)  # of 10 validation images per class
         result = _SleepResult(
             config=cfg.to_dict(), accuracy=accuracy, top5=min(1.0, accuracy + 0.1), valid_loss=2.1 - accuracy,
             train_seconds=work_s, images_per_s=1000.0, infer_ms_per_image=0.5,
             accuracy_tta=min(1.0, accuracy + 0.01) if cfg.tta_n else None,
             infer_ms_per_image_tta=0.5 * (1 + cfg.tta_n) if cfg.tta_n else None,
-            history=history, confusion=[[per_class, 10 - per_class], [10 - per_class, per_class]],
-            classes=["a", "b"],
+            history=history, confusion=_confusion(right, len(classes)),
+            classes=classes,
         )
         # -- from here on, as train_trial after run_trial
         final = {

@@ -88,6 +88,8 @@ def verdict(summaries: dict[str, ConfigSummary], baseline_label: str = "baseline
 
 def top_configs(outcomes: Iterable[Any], k: int) -> list[Any]:
     """The ``k`` finished trials with the highest objective, distinct configurations only."""
+    if k <= 0:
+        return []
     seen, out = set(), []
     finished = [o for o in outcomes if o.outcome == "finished" and o.objective is not None]
     for o in sorted(finished, key=lambda o: o.objective, reverse=True):
