@@ -256,6 +256,10 @@ def run_confirmations(
     for o in monitor.outcomes.values():
         if o.outcome == "finished" and o.label is not None and o.objective is not None:
             rows.append((o.label, o.objective))
+    if not rows:
+        return {"runs": len(jobs), "finished": 0,
+                "note": f"none of the {len(jobs)} confirmation runs finished within the budget; "
+                        f"raise --time-budget or confirm_share"}
     summaries = summarize(rows)
     v = verdict(summaries, "baseline")
     return {
