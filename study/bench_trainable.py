@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir
+from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir, report_final
 
 __all__ = ["WORK_S", "sleep_trial"]
 
@@ -157,27 +157,7 @@ def sleep_trial(config: dict[str, Any]) -> None:
             history=history, confusion=_confusion(right, len(classes)),
             classes=classes,
         )
-        # -- from here on, as train_trial after run_trial
-        final = {
-            "accuracy": result.accuracy,
-            "accuracy_tta": result.accuracy_tta if result.accuracy_tta is not None else result.accuracy,
-            "top5": result.top5,
-            "valid_loss": result.valid_loss,
-            "train_seconds": result.train_seconds,
-            "images_per_s": result.images_per_s,
-            "infer_ms_per_image": result.infer_ms_per_image_tta or result.infer_ms_per_image,
-            "infer_ms_per_image_plain": result.infer_ms_per_image,
-            "cost": cfg.cost(),
-        }
-        if run is not None:
-            from study.artifacts import trial_artifacts
-
-            run.log_final({**final, "objective": result.objective}, trial_artifacts(result))
-            run.end("FINISHED", "finished")
-        last_metrics = held.get("metrics") or (result.history[-1] if result.history else {})
-        tune.report(
-            {**last_metrics, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id},
-            checkpoint=held.get("checkpoint"),
-        )
+        # -- from here on, exactly as train_trial after run_trial
+        report_final(result, cfg, run, held, last_epoch, run_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)

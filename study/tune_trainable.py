@@ -49,6 +49,37 @@ def _maybe_inject_fault(fault: dict[str, Any] | None, epoch: int) -> None:
     threading.Timer(float(fault.get("delay_s", 0.3)), os.kill, (os.getpid(), signal.SIGKILL)).start()
 
 
+def report_final(result: Any, cfg: Any, run: Any, held: dict[str, Any], last_epoch: int, run_id: str) -> None:
+    """Final metrics to MLflow (closing the run as FINISHED) and the last report to Tune.
+
+    ``held`` carries the last epoch's metrics and checkpoint, reported here together with the
+    final evaluation (one report per epoch; see ``train_trial``).
+    """
+    from ray import tune
+
+    final = {
+        "accuracy": result.accuracy,
+        "accuracy_tta": result.accuracy_tta if result.accuracy_tta is not None else result.accuracy,
+        "top5": result.top5,
+        "valid_loss": result.valid_loss,
+        "train_seconds": result.train_seconds,
+        "images_per_s": result.images_per_s,
+        "infer_ms_per_image": result.infer_ms_per_image_tta or result.infer_ms_per_image,
+        "infer_ms_per_image_plain": result.infer_ms_per_image,
+        "cost": cfg.cost(),
+    }
+    if run is not None:
+        from study.artifacts import trial_artifacts
+
+        run.log_final({**final, "objective": result.objective}, trial_artifacts(result))
+        run.end("FINISHED", "finished")
+    last = held.get("metrics") or (result.history[-1] if result.history else {})
+    tune.report(
+        {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id},
+        checkpoint=held.get("checkpoint"),
+    )
+
+
 def train_trial(config: dict[str, Any]) -> None:
     """Tune function trainable. ``config["trial"]``: resolved TrialConfig dict; ``config["xs"]``: study info."""
     from ray import tune
@@ -100,26 +131,6 @@ def train_trial(config: dict[str, Any]) -> None:
             _maybe_inject_fault(xs.get("fault"), metrics["epoch"])
 
         result = run_trial(cfg, on_epoch=on_epoch, checkpoint_dir=work)
-        final = {
-            "accuracy": result.accuracy,
-            "accuracy_tta": result.accuracy_tta if result.accuracy_tta is not None else result.accuracy,
-            "top5": result.top5,
-            "valid_loss": result.valid_loss,
-            "train_seconds": result.train_seconds,
-            "images_per_s": result.images_per_s,
-            "infer_ms_per_image": result.infer_ms_per_image_tta or result.infer_ms_per_image,
-            "infer_ms_per_image_plain": result.infer_ms_per_image,
-            "cost": cfg.cost(),
-        }
-        if run is not None:
-            from study.artifacts import trial_artifacts
-
-            run.log_final({**final, "objective": result.objective}, trial_artifacts(result))
-            run.end("FINISHED", "finished")
-        last = held.get("metrics") or (result.history[-1] if result.history else {})
-        tune.report(
-            {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id},
-            checkpoint=held.get("checkpoint"),
-        )
+        report_final(result, cfg, run, held, last_epoch, run_id)
     finally:
         shutil.rmtree(work, ignore_errors=True)
