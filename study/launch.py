@@ -153,17 +153,12 @@ def _check_options(opts: LaunchOptions) -> None:
 
 
 def _study_dir(root: str, name: str) -> Path:
+    from study.folders import ensure_writable
+
     d = Path(root) / name
     if (d / "study.json").exists():
-        raise UsageError(f"study {name!r} already exists in {d}; continue it with `study resume {name}` or pick another --name")
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        probe = d / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise UsageError(f"study folder {str(d)!r} is not writable ({e.strerror}); choose another --root") from None
-    return d
+        raise UsageError(f"study {name!r} already exists in {d}; pick another --name (or --root), or remove that folder")
+    return ensure_writable(d, "study folder", "choose another --root")
 
 
 def _study_artifacts(spec: Any) -> dict[str, Any]:

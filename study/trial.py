@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import UsageError
+from study.folders import ensure_writable
 
 __all__ = ["run"]
 
@@ -22,16 +23,6 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     tmp.replace(path)
-
-
-def _check_out_dir(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as e:
-        raise UsageError(f"output folder {str(out)!r} is not writable ({e.strerror}); choose another with --out") from None
 
 
 def run(config: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
@@ -46,7 +37,7 @@ def run(config: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
         check_source(config.data)
     except DataError as e:
         raise UsageError(str(e)) from None
-    _check_out_dir(out)
+    ensure_writable(out, "output folder", "choose another with --out")
     _write_json(out / "config.json", config.to_dict())
     table = EpochTable()
     epochs_file = out / "epochs.jsonl"
