@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir, report_final
+from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir, open_trial_run, report_final
 
 __all__ = ["WORK_S", "sleep_trial"]
 
@@ -91,7 +91,6 @@ def sleep_trial(config: dict[str, Any]) -> None:
     """Tune function trainable with ``train_trial``'s inputs and reports; sleeps instead of training."""
     from ray import tune
 
-    from study.tracking import TrackingInfo, TrialRun
     from trainable.config import TrialConfig
 
     xs = config["xs"]
@@ -100,7 +99,6 @@ def sleep_trial(config: dict[str, Any]) -> None:
     searched = {k: v for k, v in config.items() if k not in ("trial", "xs", "job")}
     ctx = tune.get_context()
     trial_id = ctx.get_trial_id()
-    kind = xs.get("kind", "trial")
     work_s = WORK_S
 
     work = Path(tempfile.mkdtemp(prefix=f"xs-{trial_id}-"))
@@ -112,12 +110,8 @@ def sleep_trial(config: dict[str, Any]) -> None:
         last = _latest(work)
         if last is not None:
             history = json.loads(last.read_text())["history"]
-        run = None
-        if xs.get("tracking"):
-            info = TrackingInfo(**xs["tracking"])
-            extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
-            run = TrialRun(info, trial_key=f"{xs['launch_id']}/{trial_id}", run_name=ctx.get_trial_name(), kind=kind, extra_tags=extra)
-            run.log_params({**cfg.to_dict(), **{f"search.{k}": v for k, v in searched.items()}})
+        run = open_trial_run(xs, job, cfg, searched, ctx)
+        if run is not None:
             if history:
                 run.log_epochs(history)
 

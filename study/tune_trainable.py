@@ -49,6 +49,19 @@ def _maybe_inject_fault(fault: dict[str, Any] | None, epoch: int) -> None:
     threading.Timer(float(fault.get("delay_s", 0.3)), os.kill, (os.getpid(), signal.SIGKILL)).start()
 
 
+def open_trial_run(xs: dict[str, Any], job: dict[str, Any], cfg: Any, searched: dict[str, Any], ctx: Any) -> Any:
+    """The trial's MLflow run (found again by its key on a retry), with params logged; None without tracking."""
+    if not xs.get("tracking"):
+        return None
+    from study.tracking import TrackingInfo, TrialRun
+
+    extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
+    run = TrialRun(TrackingInfo(**xs["tracking"]), trial_key=f"{xs['launch_id']}/{ctx.get_trial_id()}",
+                   run_name=ctx.get_trial_name(), kind=xs.get("kind", "trial"), extra_tags=extra)
+    run.log_params({**cfg.to_dict(), **{f"search.{k}": v for k, v in searched.items()}})
+    return run
+
+
 def report_final(result: Any, cfg: Any, run: Any, held: dict[str, Any], last_epoch: int, run_id: str) -> None:
     """Final metrics to MLflow (closing the run as FINISHED) and the last report to Tune.
 
@@ -84,7 +97,6 @@ def train_trial(config: dict[str, Any]) -> None:
     """Tune function trainable. ``config["trial"]``: resolved TrialConfig dict; ``config["xs"]``: study info."""
     from ray import tune
 
-    from study.tracking import TrackingInfo, TrialRun
     from trainable.checkpoint import latest_checkpoint, load_checkpoint
     from trainable.config import TrialConfig
     from trainable.train import run_trial
@@ -95,19 +107,14 @@ def train_trial(config: dict[str, Any]) -> None:
     searched = {k: v for k, v in config.items() if k not in ("trial", "xs", "job")}
     ctx = tune.get_context()
     trial_id = ctx.get_trial_id()
-    kind = xs.get("kind", "trial")
 
     work = Path(tempfile.mkdtemp(prefix=f"xs-{trial_id}-"))
     try:
         restored = tune.get_checkpoint()
         if restored is not None:
             restored.to_directory(str(work))
-        run = None
-        if xs.get("tracking"):
-            info = TrackingInfo(**xs["tracking"])
-            extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
-            run = TrialRun(info, trial_key=f"{xs['launch_id']}/{trial_id}", run_name=ctx.get_trial_name(), kind=kind, extra_tags=extra)
-            run.log_params({**cfg.to_dict(), **{f"search.{k}": v for k, v in searched.items()}})
+        run = open_trial_run(xs, job, cfg, searched, ctx)
+        if run is not None:
             last = latest_checkpoint(work)
             if last is not None:  # epochs done before a retry: make sure MLflow has each exactly once
                 run.log_epochs(load_checkpoint(last)["history"])
