@@ -305,7 +305,8 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
 
         device = "cuda" if gpt > 0 else "cpu"
         threads = max(1, int(cpt)) if gpt == 0 else 0
-        common = {"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id, "fault": opts.inject_fault}
+        common = {"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id, "fault": opts.inject_fault,
+                  "study_dir": str(study_dir.resolve())}
         from study.runner import run_confirmations, run_search
 
         search = run_search(
