@@ -126,7 +126,7 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
             out = real_search(*args, **kwargs)
         finally:
             seen["end"] = time.perf_counter()
-        seen["slots"] = kwargs["slots"]
+        seen["slots"] = args[1].slots  # run_search(spec, runtime)
         seen["outcome"] = out
         return out
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from study.errors import UsageError
+from study.interrupt import StudyInterrupted
 
 __all__ = ["main", "build_parser"]
 
@@ -19,7 +20,9 @@ _EPILOG = """\
 examples:
   study launch                              demo study: embedded data, CPU if no GPU, a few minutes
   study launch --gpus 8 --time-budget 2h --space chapter7.toml
+  study resume                              continue the newest study after Ctrl+C or a crash
   study ui                                  MLflow UI of the newest study
+  study sync                                send to MLflow what it missed while unreachable (newest study)
   study trial                               a ~1-minute CPU trial on the embedded data set
   study trial --preset cpu-mixup --set mixup_alpha=0.2
   study trial --preset book-progressive-tta --data imagenette --set device=cuda
@@ -83,12 +86,35 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--confirm-seeds", type=int, metavar="S", help="fresh seeds per confirmed configuration (default 3)")
     la.add_argument("--data-dir", metavar="DIR", help="downloads and decoded caches (default: $XRESNET_STUDY_DATA or ~/.cache/xresnet-study)")
 
+    re = sub.add_parser(
+        "resume",
+        help="continue an interrupted study (Ctrl+C, a killed driver, a lost machine)",
+        description="Continue a study that was interrupted: finished trials are kept, interrupted trials "
+        "continue from their last epoch checkpoint in the same MLflow run, the Optuna sampler continues from "
+        "every finished trial, and the time budget counts the time already spent. The study runs with the "
+        "options it was launched with.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    re.add_argument("study", nargs="?", help="study name (default: the newest study under --root)")
+    re.add_argument("--root", default="studies", metavar="DIR", help="folder that holds study folders (default: studies)")
+    re.add_argument("--address", metavar="ADDR", help="join this Ray cluster (default: as launched)")
+
     ui = sub.add_parser("ui", help="start the MLflow UI for a study on 127.0.0.1",
                         description="Start `mlflow server` on 127.0.0.1 for a study's tracking store and print its address.")
     ui.add_argument("study", nargs="?", help="study name (default: the newest study under --root)")
     ui.add_argument("--root", default="studies", metavar="DIR")
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; anything else exposes the UI)")
+
+    sy = sub.add_parser(
+        "sync", help="send to MLflow what a study's trial records hold and MLflow lacks",
+        description="Each trial keeps its own record in the study folder (records/). If MLflow was unreachable "
+        "during the study, this sends what is missing: runs, params, each epoch's metrics, final metrics, "
+        "artifacts and statuses, never twice. Exit 1 (run it again later) if the server still does not answer.",
+    )
+    sy.add_argument("study", nargs="?", help="study name (default: the newest study under --root)")
+    sy.add_argument("--root", default="studies", metavar="DIR")
+    sy.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: the one the study was launched with)")
 
     p = sub.add_parser("presets", help="list the named recipes", description="List the named recipes and what they set.")
     p.add_argument("name", nargs="?", help="show one preset's resolved config")
@@ -158,13 +184,31 @@ def _cmd_launch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from study.launch import resume
+
+    resume(args.study, root=args.root, address=args.address)
+    return 0
+
+
 def _cmd_ui(args: argparse.Namespace) -> int:
     from study.ui import serve
 
     return serve(args.study, root=args.root, host=args.host, port=args.port)
 
 
-_COMMANDS = {"trial": _cmd_trial, "launch": _cmd_launch, "ui": _cmd_ui, "presets": _cmd_presets}
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from study.sync import sync_study
+    from study.ui import find_study
+
+    report = sync_study(find_study(args.study, args.root), tracking_uri=args.tracking_uri)
+    if report.error:
+        print(f"study sync: {report.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+_COMMANDS = {"trial": _cmd_trial, "launch": _cmd_launch, "resume": _cmd_resume, "ui": _cmd_ui, "sync": _cmd_sync, "presets": _cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\nstudy {args.command}: interrupted", file=sys.stderr)
         return 130
+    except StudyInterrupted:
+        return 130  # the study has said how to resume it
 
 
 if __name__ == "__main__":

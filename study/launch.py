@@ -15,17 +15,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from study.errors import UsageError
 
-__all__ = ["LaunchOptions", "launch", "seed_points"]
+__all__ = ["LaunchOptions", "launch", "resume", "seed_points"]
 
 log = logging.getLogger("study")
 
@@ -237,107 +238,241 @@ def quiet_ray() -> None:
 
 
 def launch(opts: LaunchOptions) -> dict[str, Any]:
-    started = time.time()
+    """A new study: check everything cheap, record the study in its folder, then run it."""
     quiet_ray()
     _check_options(opts)
     spec = _resolve_spec(opts)
-    from study.space import describe, to_trial_config
-
-    base = to_trial_config(spec, {})
     if opts.data_dir:
         spec = replace(spec, base={**spec.base, "data_dir": opts.data_dir})
-        base = to_trial_config(spec, {})
+    _check_data(spec)
+    study_dir = _study_dir(opts.root, spec.name)
+    uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
+    launch_id = uuid.uuid4().hex[:12]
+    from study.state import save_new_study
+
+    save_new_study(study_dir, spec, _study_artifacts(spec)["study.toml"], {
+        "launch_id": launch_id, "started": time.time(), "tracking_uri": uri, "parent_run_id": None,
+        "options": {k: v for k, v in asdict(opts).items() if k != "inject_fault"}, "sessions": 1,
+    })
+    return _run(spec, opts, study_dir, launch_id, uri, experiment_id, parent_run_id=None)
+
+
+def resume(name: str | None, *, root: str = "studies", address: str | None = None,
+           inject_fault: dict[str, Any] | None = None, status_every_s: float | None = None) -> dict[str, Any]:
+    """``study resume``: continue an interrupted study where it stopped, within what is left of its budget.
+
+    Finished trials are kept; interrupted ones continue from their last epoch checkpoint in the
+    same MLflow run; the Optuna study continues from all finished trials; the budget counts the
+    time already spent; the MLflow parent run is the same.
+    """
+    from study.budget import spent_seconds
+    from study.folders import ensure_writable
+    from study.state import read_record, saved_spec, update_record
+    from study.ui import find_study
+
+    quiet_ray()
+    study_dir = find_study(name, root)
+    record = read_record(study_dir)
+    if record.get("phase") == "done":
+        raise UsageError(f"study {record['name']!r} in {study_dir} is already done; its results are in "
+                         f"{study_dir / 'summary.json'} (launch a new study with `study launch --name ...`)")
+    if "resolved" not in record:
+        raise UsageError(f"study {record['name']!r} in {study_dir} was launched by an older version that cannot resume it")
+    ensure_writable(study_dir, "study folder", "make it writable, or free some space, then resume again")
+    _check_not_running(study_dir, record)
+    saved = {k: v for k, v in record["options"].items() if k in LaunchOptions.__dataclass_fields__}
+    opts = replace(LaunchOptions(**saved), address=address if address is not None else saved.get("address"),
+                   root=root, inject_fault=inject_fault)
+    if status_every_s is not None:
+        opts = replace(opts, status_every_s=status_every_s)
+    _check_options(opts)
+    spec = saved_spec(study_dir, record)
+    _check_data(spec)
+    spent = spent_seconds(study_dir)
+    if spent >= spec.budget.time_s:
+        from study.console import say
+
+        say(f"study {spec.name!r} has spent its whole budget ({spent:.0f} of {spec.budget.time_s:.0f} s); "
+            "finishing its records without new trials")
+    uri, experiment_id = _check_mlflow(opts, spec, study_dir, record.get("tracking_uri"))
+    update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
+    return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, parent_run_id=record.get("parent_run_id"),
+                phase=record.get("phase", "starting"))
+
+
+def _check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
+    """Two drivers on one study would run its trials twice: refuse while the last one is alive."""
+    driver = record.get("driver") or {}
+    pid = driver.get("pid")
+    if driver.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ProcessLookupError):
+        return  # gone: the study can be resumed
+    if "study" in cmdline:
+        raise UsageError(f"study {record['name']!r} in {study_dir} is still running (process {pid}); "
+                         f"stop it first (Ctrl+C, or kill {pid}), then resume")
+
+
+def _check_data(spec: Any) -> None:
+    from study.space import to_trial_config
     from trainable.data.errors import DataError
     from trainable.data.sources import check_source
 
     try:
-        check_source(base.data)
+        check_source(to_trial_config(spec, {}).data)
     except DataError as e:
         raise UsageError(f"{spec.source}: [base] data: {e}") from None
-    study_dir = _study_dir(opts.root, spec.name)
-    launch_id = uuid.uuid4().hex[:12]
 
-    # -- MLflow, before any trial starts
-    tracking = None
-    uri = None
-    if not opts.no_mlflow:
-        from study.tracking import check_tracking, default_tracking_uri, start_parent_run
 
-        uri = opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
-        artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
-        try:
-            experiment_id = check_tracking(uri, spec.name, artifact_location=artifacts)
-        except ConnectionError as e:
-            raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
+def _check_mlflow(opts: LaunchOptions, spec: Any, study_dir: Path, saved_uri: str | None) -> tuple[str | None, str | None]:
+    """(tracking URI, experiment id), or (None, None) with --no-mlflow; unreachable → UsageError, before any trial."""
+    if opts.no_mlflow:
+        return None, None
+    from study.tracking import check_tracking, default_tracking_uri
 
-    from study.console import say
-    say(f"study {spec.name!r} in {study_dir}/ — budget {spec.budget.time_s:.0f} s, seed {spec.seed}")
-    say("search space:\n" + describe(spec))
-
-    started_ray = _init_ray(opts)
+    uri = saved_uri or opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
+    artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
     try:
-        import ray
+        return uri, check_tracking(uri, spec.name, artifact_location=artifacts)
+    except ConnectionError as e:
+        raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
 
-        cluster = ray.cluster_resources()
-        cpt, gpt, slots = _resources(opts, cluster)
-        say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
-            f"{cpt:g} CPU + {gpt:g} GPU each")
-        if uri is not None:
-            parent = start_parent_run(uri, experiment_id, spec.name, {
-                "study_file": spec.source, "budget_s": spec.budget.time_s, "seed": spec.seed,
-                "max_trials": spec.budget.max_trials, "cluster_cpus": cluster.get("CPU", 0), "cluster_gpus": cluster.get("GPU", 0),
-                "concurrent_trials": slots, "objectives": ",".join(o.metric for o in spec.objectives),
-            }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id}, artifacts=_study_artifacts(spec))
-            from study.tracking import TrackingInfo
 
-            tracking = TrackingInfo(uri, experiment_id, parent, spec.name)
-        _write_json(study_dir / "study.json", {
-            "name": spec.name, "launch_id": launch_id, "started": started, "source": spec.source,
-            "tracking_uri": uri, "parent_run_id": tracking.parent_run_id if tracking else None,
-            "budget_s": spec.budget.time_s, "seed": spec.seed,
-        })
+def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: str | None, experiment_id: str | None,
+         *, parent_run_id: str | None, phase: str = "starting") -> dict[str, Any]:
+    """The phases of a study from ``phase`` on, in this session; shared by launch and resume."""
+    from study.budget import begin_session
+    from study.console import say
+    from study.interrupt import StudyInterrupted, graceful_stop
+    from study.space import describe, to_trial_config
+    from study.state import update_record
 
-        # -- data: build the decoded cache once, here, before trials race for it
-        from trainable.data import prepare
-
-        say(f"data: preparing {base.data!r} at presize {base.presize} px")
-        prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None, label_noise=base.label_noise)
-
-        device = "cuda" if gpt > 0 else "cpu"
-        threads = max(1, int(cpt)) if gpt == 0 else 0
-        common = {"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id, "fault": opts.inject_fault,
-                  "study_dir": str(study_dir.resolve())}
-        from study.runner import run_confirmations, run_search
-
-        search = run_search(
-            spec, study_dir=study_dir, started=started, slots=slots, cpt=cpt, gpt=gpt, device=device, threads=threads,
-            common=common, tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=opts.trainable,
-        )
-        confirm = run_confirmations(
-            spec, search, study_dir=study_dir, started=started, slots=slots, cpt=cpt, gpt=gpt, device=device, threads=threads,
-            common=common, tracking_uri=uri, say=say, baseline=search.baseline_params, trainable=opts.trainable,
-        )
-        summary = _summary(spec, search, confirm, study_dir, uri, started)
-        _write_json(study_dir / "summary.json", summary)
-        _print_summary(summary, say)
-        return summary
-    finally:
-        if tracking is not None:
-            from study.tracking import close_leftover_runs
-
+    clock = begin_session(study_dir, spec.budget.time_s)
+    update_record(study_dir, driver={"host": socket.gethostname(), "pid": os.getpid()})
+    resumed = parent_run_id is not None or phase != "starting"
+    verb = "resuming" if resumed else "study"
+    say(f"{verb} {spec.name!r} in {study_dir}/ — budget {spec.budget.time_s:.0f} s"
+        + (f" ({clock.spent():.0f} s spent before)" if resumed else "") + f", seed {spec.seed}")
+    if not resumed:
+        say("search space:\n" + describe(spec))
+    base = to_trial_config(spec, {})
+    tracking = None
+    started_ray = False
+    try:
+        with graceful_stop(say):
             try:
-                n = close_leftover_runs(tracking.uri, tracking.experiment_id, tracking.parent_run_id)
-                if n:
-                    say(f"mlflow: marked {n} run(s) that did not end as KILLED")
-                from mlflow.tracking import MlflowClient
+                started_ray = _init_ray(opts)
+                import ray
 
-                MlflowClient(tracking.uri).set_terminated(tracking.parent_run_id, status="FINISHED")
-            except Exception as e:  # never hide the real error behind a tracking one
-                say(f"warning: could not close MLflow runs: {e}")
+                cluster = ray.cluster_resources()
+                cpt, gpt, slots = _resources(opts, cluster)
+                say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
+                    f"{cpt:g} CPU + {gpt:g} GPU each")
+                if uri is not None:
+                    tracking = _parent_run(spec, uri, experiment_id, parent_run_id, cluster, slots, launch_id)
+                    update_record(study_dir, parent_run_id=tracking.parent_run_id)
+
+                # -- data: build the decoded cache once, here, before trials race for it
+                from trainable.data import prepare
+
+                say(f"data: preparing {base.data!r} at presize {base.presize} px")
+                prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
+                        label_noise=base.label_noise)
+
+                from study.runner import Runtime, SearchOutcome, run_confirmations, run_search
+
+                rt = Runtime(
+                    study_dir=study_dir, clock=clock, slots=slots, cpt=cpt, gpt=gpt,
+                    device="cuda" if gpt > 0 else "cpu", threads=max(1, int(cpt)) if gpt == 0 else 0,
+                    common={"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id,
+                            "fault": opts.inject_fault, "study_dir": str(study_dir.resolve())},
+                    tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=opts.trainable,
+                )
+                if phase in ("starting", "search"):
+                    update_record(study_dir, phase="search")
+                    search = run_search(spec, rt)
+                    search.save(study_dir / "search.json")
+                    _settle_optuna(search.optuna_url, spec.name)
+                    update_record(study_dir, phase="confirm")
+                else:
+                    search = SearchOutcome.load(study_dir / "search.json")
+                confirm = run_confirmations(spec, search, rt, baseline=search.baseline_params)
+                summary = _summary(spec, search, confirm, study_dir, uri, clock)
+                _write_json(study_dir / "summary.json", summary)
+                update_record(study_dir, phase="done")
+                _print_summary(summary, say)
+                return summary
+            except KeyboardInterrupt:
+                raise StudyInterrupted from None
+    except StudyInterrupted:
+        root = Path(opts.root)
+        where = "" if root == Path("studies") else f" --root {root}"
+        say(f"interrupted after {clock.spent():.0f} s of the {spec.budget.time_s:.0f} s budget; finished trials are kept")
+        say(f"resume with:  study resume {spec.name}{where}")
+        raise StudyInterrupted(f"study resume {spec.name}{where}") from None
+    finally:
+        clock.save()
+        if tracking is not None:
+            _close_runs(tracking, say)
         if started_ray:
             import ray
 
             ray.shutdown()
+
+
+def _parent_run(spec: Any, uri: str, experiment_id: Any, parent_run_id: str | None, cluster: dict[str, float],
+                slots: int, launch_id: str) -> Any:
+    """The study's MLflow parent run: created at launch, the same run again (RUNNING) on resume."""
+    from study.tracking import TrackingInfo, start_parent_run
+
+    if parent_run_id is not None:
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(uri).update_run(parent_run_id, status="RUNNING")
+        return TrackingInfo(uri, experiment_id, parent_run_id, spec.name)
+    parent = start_parent_run(uri, experiment_id, spec.name, {
+        "study_file": spec.source, "budget_s": spec.budget.time_s, "seed": spec.seed,
+        "max_trials": spec.budget.max_trials, "cluster_cpus": cluster.get("CPU", 0), "cluster_gpus": cluster.get("GPU", 0),
+        "concurrent_trials": slots, "objectives": ",".join(o.metric for o in spec.objectives),
+    }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id}, artifacts=_study_artifacts(spec))
+    return TrackingInfo(uri, experiment_id, parent, spec.name)
+
+
+def _close_runs(tracking: Any, say: Any) -> None:
+    """No run left RUNNING: trials cut off are KILLED; the parent ends FINISHED (KILLED if interrupted)."""
+    from study import interrupt
+    from study.tracking import close_leftover_runs
+
+    try:
+        n = close_leftover_runs(tracking.uri, tracking.experiment_id, tracking.parent_run_id)
+        if n:
+            say(f"mlflow: marked {n} run(s) that did not end as KILLED")
+        from mlflow.tracking import MlflowClient
+
+        status = "KILLED" if interrupt.requested() else "FINISHED"
+        MlflowClient(tracking.uri).set_terminated(tracking.parent_run_id, status=status)
+    except Exception as e:  # never hide the real error behind a tracking one
+        say(f"warning: could not close MLflow runs: {e}")
+
+
+def _settle_optuna(optuna_url: str, name: str) -> None:
+    """After the search: no Optuna trial stays RUNNING (trials cut off by the budget are PRUNED)."""
+    import optuna
+
+    from study import interrupt
+
+    if interrupt.requested():
+        return
+    try:
+        study = optuna.load_study(study_name=name, storage=optuna_url)
+    except KeyError:
+        return
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        state = optuna.trial.TrialState.PRUNED if t.intermediate_values else optuna.trial.TrialState.FAIL
+        study.tell(t.number, state=state)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -346,14 +481,14 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def _summary(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | None, started: float) -> dict[str, Any]:
+def _summary(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | None, clock: Any) -> dict[str, Any]:
     best = search.best
     base_cfg = search.base_config
     diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
     out: dict[str, Any] = {
         "study": spec.name,
         "folder": str(study_dir),
-        "wall_seconds": time.time() - started,
+        "wall_seconds": clock.spent(),
         "budget_seconds": spec.budget.time_s,
         "counts": search.counts,
         "skipped_for_budget": search.skipped,

@@ -4,20 +4,31 @@ A Tune ``Callback`` on the driver: it prints a line when a trial starts or ends 
 every few seconds (running / finished / pruned, best so far, budget used), and closes each trial's
 MLflow run with the status it deserves — FINISHED, KILLED (pruned by ASHA or stopped by the
 budget) or FAILED with the error — which a trial stopped from outside cannot do itself.
+
+Each outcome is also appended to a journal in the study folder (``trials-<phase>.jsonl``), the
+driver's record of the phase: after ``Tuner.fit`` — or after ``Tuner.restore`` in a resumed
+study, where Tune brings back its own pickled copy of this callback — the driver reads the
+outcomes from there. Trials still running when Tune ends the phase get no hook of their own;
+``on_experiment_end`` records them as stopped by the budget, or leaves them to be resumed if
+the user interrupted the study.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
 from ray.tune import Callback
 
+from study import interrupt
+from study.budget import SAVE_EVERY_S, BudgetClock, Deadline
 from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
 
-__all__ = ["StudyMonitor", "TrialOutcome"]
+__all__ = ["StudyMonitor", "TrialOutcome", "best_of", "count_outcomes", "read_outcomes"]
 
 
 @dataclass
@@ -31,6 +42,32 @@ class TrialOutcome:
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     label: str | None = None  # confirmation runs: which configuration this run repeats
+
+
+def read_outcomes(path: Path) -> dict[str, TrialOutcome]:
+    """The journal of a phase, trial id -> last outcome recorded (an unreadable last line is ignored)."""
+    out: dict[str, TrialOutcome] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = TrialOutcome(**json.loads(line))
+        except (ValueError, TypeError):
+            continue  # a line cut short by a kill
+        out[rec.trial_id] = rec
+    return out
+
+
+def best_of(outcomes: Iterable[TrialOutcome]) -> TrialOutcome | None:
+    done = [o for o in outcomes if o.outcome == "finished" and o.objective is not None]
+    return max(done, key=lambda o: o.objective) if done else None  # type: ignore[arg-type,return-value]
+
+
+def count_outcomes(outcomes: Iterable[TrialOutcome], running: int = 0) -> dict[str, int]:
+    c = {"running": running, "finished": 0, "pruned": 0, "budget": 0, "failed": 0}
+    for o in outcomes:
+        c[o.outcome] += 1
+    return c
 
 
 def _clock(s: float) -> str:
@@ -50,35 +87,55 @@ class StudyMonitor(Callback):
         status_every_s: float = 10.0,
         budget_spent_before: float = 0.0,
         on_outcome: Callable[[TrialOutcome], None] | None = None,
+        clock: BudgetClock | None = None,
+        deadline_at: Deadline | None = None,
+        journal: str | None = None,
     ) -> None:
-        self.started = started
+        """``clock``/``deadline_at`` (the study's clock, across sessions) take the place of the
+        absolute ``started``/``deadline`` when given; ``journal`` is the phase's outcome file."""
+        self._started = started
         self.budget_s = budget_s
-        self.deadline = deadline
+        self._deadline = deadline
         self.tracking_uri = tracking_uri
         self.phase = phase
         self.status_every_s = status_every_s
         self.spent_before = budget_spent_before
         self.on_outcome = on_outcome
-        self.outcomes: dict[str, TrialOutcome] = {}
+        self.clock = clock
+        self.deadline_at = deadline_at
+        self.journal = journal
+        self.outcomes: dict[str, TrialOutcome] = read_outcomes(Path(journal)) if journal else {}
         self.running: set[str] = set()
         self._trials: dict[str, Any] = {}
         self._last_status = 0.0
+        self._last_save = 0.0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Brought back by Tuner.restore in a later session: the journal holds what happened since.
+        self.__dict__.update(state)
+        self.running, self._trials = set(), {}
+        if self.journal:
+            self.outcomes = read_outcomes(Path(self.journal))
+
+    @property
+    def started(self) -> float:
+        return self.clock.started() if self.clock is not None else self._started
+
+    @property
+    def deadline(self) -> float:
+        return self.deadline_at.time() if self.deadline_at is not None else self._deadline
 
     # -- helpers --------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
-        used = self.spent_before + time.time() - self.started
+        used = self.clock.spent() if self.clock is not None else self.spent_before + time.time() - self.started
         # sys.stdout looked up at each call: the callback is pickled by Tune and must hold no stream
         print(f"[{_clock(used)}/{_clock(self.budget_s)}] {text}", file=sys.stdout, flush=True)
 
     def best(self) -> TrialOutcome | None:
-        done = [o for o in self.outcomes.values() if o.outcome == "finished" and o.objective is not None]
-        return max(done, key=lambda o: o.objective) if done else None  # type: ignore[arg-type,return-value]
+        return best_of(self.outcomes.values())
 
     def counts(self) -> dict[str, int]:
-        c = {"running": len(self.running), "finished": 0, "pruned": 0, "budget": 0, "failed": 0}
-        for o in self.outcomes.values():
-            c[o.outcome] += 1
-        return c
+        return count_outcomes(self.outcomes.values(), len(self.running))
 
     def _status(self) -> str:
         c = self.counts()
@@ -110,6 +167,9 @@ class StudyMonitor(Callback):
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         now = time.time()
+        if self.clock is not None and now - self._last_save >= SAVE_EVERY_S:
+            self._last_save = now
+            self.clock.save()
         if now - self._last_status >= self.status_every_s and self.running:
             self._last_status = now
             self._say(self._status())
@@ -124,6 +184,9 @@ class StudyMonitor(Callback):
             self._params(trial), result, error, job.get("label"),
         )
         self.outcomes[trial.trial_id] = rec
+        if self.journal:
+            with open(self.journal, "a", encoding="utf-8") as f:
+                f.write(json.dumps(asdict(rec), default=str) + "\n")
         run_id = result.get(RUN_ID_KEY)
         if self.tracking_uri and run_id:
             from study.tracking import set_run_outcome
@@ -151,9 +214,20 @@ class StudyMonitor(Callback):
         self._finish(trial, outcome)
 
     def close_remaining(self, outcome: str = "budget") -> None:
-        """After ``Tuner.fit`` returns: trials Tune stopped at the time budget get no hook; record them."""
+        """Trials Tune stopped at the time budget get no hook of their own; record them."""
         for trial_id in sorted(self.running):
             self._finish(self._trials[trial_id], outcome)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if interrupt.requested():
+            n = len(self.running)
+            if n:
+                self._say(f"{self.phase}: interrupted with {n} trial(s) running; they resume from their last checkpoint")
+            self.running.clear()
+        else:
+            self.close_remaining("budget")
+        if self.clock is not None:
+            self.clock.save()
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = None

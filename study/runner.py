@@ -1,16 +1,27 @@
-"""The two Ray Tune phases of a launch: the Optuna search, then the confirmation runs."""
+"""The two Ray Tune phases of a study: the Optuna search, then the confirmation runs.
+
+Each phase is one Ray Tune experiment under ``<study>/ray/<phase>``. A resumed study
+(``study resume``) continues an interrupted phase with ``Tuner.restore``: finished trials are
+kept, interrupted ones continue from their last epoch checkpoint under the same trial id (so in
+the same MLflow run), and the searcher — with its Optuna study in the study's RDB storage — picks
+up where it stopped. The searcher, stopper and monitor are pickled into the experiment by Tune;
+they hold the study's clock (``study.budget``), not absolute times, so a restored phase ends at
+the study's deadline, not the first session's.
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from study.monitor import StudyMonitor, TrialOutcome
+from study.budget import BudgetClock, Deadline
+from study.monitor import StudyMonitor, TrialOutcome, best_of, count_outcomes, read_outcomes
 from study.tune_trainable import OBJECTIVE_KEY, RUN_ID_KEY
 
-__all__ = ["SearchOutcome", "run_search", "run_confirmations", "pareto_front"]
+__all__ = ["Runtime", "SearchOutcome", "run_search", "run_confirmations", "pareto_front"]
 
 # Study objective names -> (key in the final report, Tune mode)
 OBJECTIVES = {
@@ -18,6 +29,30 @@ OBJECTIVES = {
     "train_seconds": ("train_seconds", "min"),
     "infer_ms_per_image": ("infer_ms_per_image", "min"),
 }
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how this session runs trials (the same for both phases)."""
+
+    study_dir: Path
+    clock: BudgetClock  # the study's wall clock, across sessions
+    slots: int  # trials at once
+    cpt: float  # CPUs per trial
+    gpt: float  # GPUs per trial
+    device: str  # cpu | cuda
+    threads: int  # torch threads per CPU trial (0: torch's default)
+    common: dict[str, Any]  # the "xs" part of every trial's config (tracking, launch id, study folder)
+    tracking_uri: str | None
+    say: Callable[[str], None]
+    status_every_s: float = 10.0
+    trainable: str = "study.tune_trainable:train_trial"  # "module:function"
+
+    def experiment(self, phase: str) -> Path:
+        return (self.study_dir / "ray" / phase).resolve()
+
+    def journal(self, phase: str) -> str:
+        return str((self.study_dir / f"trials-{phase}.jsonl").resolve())
 
 
 @dataclass
@@ -31,6 +66,24 @@ class SearchOutcome:
     skipped: int
     optuna_url: str
     pareto: list[dict[str, Any]] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1, default=str) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "SearchOutcome":
+        data = json.loads(path.read_text())
+        outcomes = {k: TrialOutcome(**v) for k, v in data.pop("outcomes").items()}
+        best = data.pop("best")
+        baseline = data.pop("baseline")
+        return cls(
+            outcomes=outcomes,
+            best=outcomes.get(best["trial_id"]) if best else None,
+            baseline=outcomes.get(baseline["trial_id"]) if baseline else None,
+            **data,
+        )
 
 
 def _runtime_spec(spec: Any, device: str, threads: int) -> Any:
@@ -50,17 +103,47 @@ def trial_dirname(trial: Any) -> str:
     return trial.trial_id
 
 
-def _run_config(name: str, study_dir: Path, monitor: StudyMonitor, *, max_failures: int = 2) -> Any:
+def _run_config(rt: Runtime, phase: str, monitor: StudyMonitor, deadline: Deadline, *, max_failures: int = 2) -> Any:
     from ray import tune
 
+    from study.stopper import BudgetStopper
+
     return tune.RunConfig(
-        name=name,
-        storage_path=str((study_dir / "ray").resolve()),
+        name=phase,
+        storage_path=str(rt.experiment(phase).parent),
         failure_config=tune.FailureConfig(max_failures=max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        stop=BudgetStopper(deadline),
         verbose=0,
         callbacks=[monitor],
     )
+
+
+def can_restore(rt: Runtime, phase: str) -> bool:
+    """Whether an earlier session left this phase's Tune experiment to continue."""
+    from ray import tune
+
+    path = rt.experiment(phase)
+    return path.is_dir() and any(path.glob("experiment_state-*.json")) and tune.Tuner.can_restore(str(path))
+
+
+def _fit(rt: Runtime, phase: str, build: Callable[[], Any], param_space: dict[str, Any]) -> None:
+    """Run a phase: a new Tuner, or the interrupted one restored (interrupted and errored trials resumed)."""
+    from ray import tune
+
+    from study.interrupt import tune_running
+
+    if can_restore(rt, phase):
+        rt.say(f"{phase}: continuing the interrupted experiment in {rt.experiment(phase)}")
+        resources = {"cpu": rt.cpt, "gpu": rt.gpt}
+        tuner = tune.Tuner.restore(
+            str(rt.experiment(phase)), tune.with_resources(load_trainable(rt.trainable), resources),
+            resume_unfinished=True, resume_errored=True, param_space=param_space,
+        )
+    else:
+        tuner = build()
+    with tune_running():
+        tuner.fit()
 
 
 def pareto_front(outcomes: list[TrialOutcome], metrics: list[str]) -> list[dict[str, Any]]:
@@ -83,22 +166,7 @@ def pareto_front(outcomes: list[TrialOutcome], metrics: list[str]) -> list[dict[
     return sorted(front, key=lambda r: -r[metrics[0]] if OBJECTIVES[metrics[0]][1] == "max" else r[metrics[0]])
 
 
-def run_search(
-    spec: Any,
-    *,
-    study_dir: Path,
-    started: float,
-    slots: int,
-    cpt: float,
-    gpt: float,
-    device: str,
-    threads: int,
-    common: dict[str, Any],
-    tracking_uri: str | None,
-    say: Callable[[str], None],
-    status_every_s: float = 10.0,
-    trainable: str = "study.tune_trainable:train_trial",
-) -> SearchOutcome:
+def run_search(spec: Any, rt: Runtime) -> SearchOutcome:
     import optuna
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
@@ -107,124 +175,120 @@ def run_search(
     from study.searcher import SeedProtectingASHA, SpaceFunction, StudySearch
     from study.space import to_trial_config
 
-    spec = _runtime_spec(spec, device, threads)
+    say = rt.say
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study prints its own progress
+    spec = _runtime_spec(spec, rt.device, rt.threads)
     base = to_trial_config(spec, {})
     budget = spec.budget
-    deadline = started + budget.time_s * (1 - budget.confirm_share)
-    optuna_url = f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
-    storage = optuna.storages.RDBStorage(optuna_url)
+    deadline = Deadline(rt.clock, budget.time_s * (1 - budget.confirm_share))
+    optuna_url = f"sqlite:///{(rt.study_dir / 'optuna.db').resolve()}"
 
     metrics = [o.metric for o in spec.objectives]
     keys = [OBJECTIVES[m][0] for m in metrics]
     modes = [OBJECTIVES[m][1] for m in metrics]
     multi = len(metrics) > 1
     points = seed_points(spec, base)
-    say("seed trials (the book's recipes): " + ", ".join(label for label, _ in points))
+    param_space = {"xs": {**rt.common, "kind": "trial"}}
 
-    searcher = StudySearch(
-        space=SpaceFunction(spec),
-        metric=keys if multi else keys[0],
-        mode=modes if multi else modes[0],
-        points_to_evaluate=[p for _, p in points],
-        sampler=optuna.samplers.TPESampler(seed=spec.seed),
-        study_name=spec.name,
-        storage=storage,
-        deadline=deadline,
-        say=say,
-        seed_labels=[label for label, _ in points],
-    )
-    es = spec.early_stopping
-    if es.scheduler == "asha" and not multi:
-        time_attr = "training_iteration" if es.time_attr == "epoch" else "time_total_s"
-        # One report per epoch (the last one carries the final evaluation): a trial is never
-        # stopped at max_t, because its last report is at max_t.
-        epochs_param = next((p for p in spec.params if p.name == "epochs"), None)
-        most_epochs = base.total_epochs if epochs_param is None else int(max(epochs_param.choices or [epochs_param.high]))
-        max_t = most_epochs if es.time_attr == "epoch" else max(budget.time_s, 1.0)
-        scheduler: Any = SeedProtectingASHA(
-            time_attr=time_attr, metric=OBJECTIVE_KEY, mode="max", max_t=max_t,
-            grace_period=es.grace_period, reduction_factor=es.reduction_factor,
+    def build() -> Any:
+        say("seed trials (the book's recipes): " + ", ".join(label for label, _ in points))
+        searcher = StudySearch(
+            space=SpaceFunction(spec),
+            metric=keys if multi else keys[0],
+            mode=modes if multi else modes[0],
+            points_to_evaluate=[p for _, p in points],
+            sampler=optuna.samplers.TPESampler(seed=spec.seed),
+            study_name=spec.name,
+            storage=optuna.storages.RDBStorage(optuna_url),
+            deadline=deadline,
+            say=say,
+            seed_labels=[label for label, _ in points],
         )
-    else:
-        if es.scheduler == "asha":
-            say("early stopping: ASHA needs a single objective; running without it")
-        scheduler = FIFOScheduler()
-
-    monitor = StudyMonitor(
-        started=started, budget_s=budget.time_s, deadline=deadline, tracking_uri=tracking_uri,
-        phase="search", status_every_s=status_every_s,
-    )
-    left = deadline - time.time()
-    if left <= 0:
-        say("search: no time left in the budget for the search")
-    else:
-        tuner = tune.Tuner(
-            tune.with_resources(load_trainable(trainable), {"cpu": cpt, "gpu": gpt}),
-            param_space={"xs": {**common, "kind": "trial"}},
+        es = spec.early_stopping
+        if es.scheduler == "asha" and not multi:
+            time_attr = "training_iteration" if es.time_attr == "epoch" else "time_total_s"
+            # One report per epoch (the last one carries the final evaluation): a trial is never
+            # stopped at max_t, because its last report is at max_t.
+            epochs_param = next((p for p in spec.params if p.name == "epochs"), None)
+            most_epochs = base.total_epochs if epochs_param is None else int(max(epochs_param.choices or [epochs_param.high]))
+            max_t = most_epochs if es.time_attr == "epoch" else max(budget.time_s, 1.0)
+            scheduler: Any = SeedProtectingASHA(
+                time_attr=time_attr, metric=OBJECTIVE_KEY, mode="max", max_t=max_t,
+                grace_period=es.grace_period, reduction_factor=es.reduction_factor,
+            )
+        else:
+            if es.scheduler == "asha":
+                say("early stopping: ASHA needs a single objective; running without it")
+            scheduler = FIFOScheduler()
+        monitor = StudyMonitor(
+            started=0.0, budget_s=budget.time_s, deadline=0.0, tracking_uri=rt.tracking_uri, phase="search",
+            status_every_s=rt.status_every_s, clock=rt.clock, deadline_at=deadline, journal=rt.journal("search"),
+        )
+        return tune.Tuner(
+            tune.with_resources(load_trainable(rt.trainable), {"cpu": rt.cpt, "gpu": rt.gpt}),
+            param_space=param_space,
             tune_config=tune.TuneConfig(
                 search_alg=searcher,
                 scheduler=scheduler,
                 num_samples=budget.max_trials if budget.max_trials > 0 else -1,
-                max_concurrent_trials=slots,
-                time_budget_s=left,
+                max_concurrent_trials=rt.slots,
                 reuse_actors=True,
                 trial_dirname_creator=trial_dirname,
             ),
-            run_config=_run_config("search", study_dir, monitor),
+            run_config=_run_config(rt, "search", monitor, deadline),
         )
-        tuner.fit()
-        monitor.close_remaining("budget")
 
-    outcomes = list(monitor.outcomes.values())
+    if deadline.time() - time.time() <= 0:
+        say("search: no time left in the budget for the search")
+    else:
+        _fit(rt, "search", build, param_space)
+
+    found = read_outcomes(Path(rt.journal("search")))
+    outcomes = list(found.values())
     baseline_params = points[0][1] if points else {}
     baseline = next(
         (o for o in outcomes if o.outcome == "finished" and all(o.params.get(k) == v for k, v in baseline_params.items())),
         None,
     )
-    best = monitor.best()
     return SearchOutcome(
-        outcomes=monitor.outcomes,
-        best=best,
+        outcomes=found,
+        best=best_of(outcomes),
         baseline=baseline,
         baseline_params=baseline_params,
         base_config=base.to_dict(),
-        counts=monitor.counts(),
-        skipped=searcher.skipped,
+        counts=count_outcomes(outcomes),
+        skipped=_skipped(optuna_url, spec.name),
         optuna_url=optuna_url,
         pareto=pareto_front(outcomes, metrics) if multi else [],
     )
 
 
-def run_confirmations(
-    spec: Any,
-    search: SearchOutcome,
-    *,
-    study_dir: Path,
-    started: float,
-    slots: int,
-    cpt: float,
-    gpt: float,
-    device: str,
-    threads: int,
-    common: dict[str, Any],
-    tracking_uri: str | None,
-    say: Callable[[str], None],
-    baseline: dict[str, Any],
-    trainable: str = "study.tune_trainable:train_trial",
-) -> dict[str, Any]:
+def _skipped(optuna_url: str, name: str) -> int:
+    """Suggestions the searcher did not start because they would not have fit (all sessions)."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=optuna_url)
+    except KeyError:
+        return 0
+    return sum(1 for t in study.get_trials(deepcopy=False) if "xs_skipped" in t.user_attrs)
+
+
+def run_confirmations(spec: Any, search: SearchOutcome, rt: Runtime, *, baseline: dict[str, Any]) -> dict[str, Any]:
     """Re-run the top K configurations and the baseline with fresh seeds; compare the means."""
     from ray import tune
 
     from study.confirm import summarize, top_configs, verdict
     from study.space import to_trial_config
 
+    say = rt.say
     k, n_seeds = spec.budget.confirm_top, spec.budget.confirm_seeds
     if k == 0:
         return {"note": "skipped (--confirm-top 0)"}
     top = top_configs(search.outcomes.values(), k)
     if not top:
         return {"note": "no finished trial to confirm"}
-    spec = _runtime_spec(spec, device, threads)
+    spec = _runtime_spec(spec, rt.device, rt.threads)
     entries = [("baseline", to_trial_config(spec, baseline).to_dict(), "baseline")]
     for o in top:
         if o.config == entries[0][1]:
@@ -236,24 +300,28 @@ def run_confirmations(
         for s in range(n_seeds)
         for label, cfg, confirms in entries
     ]
-    end = started + spec.budget.time_s
-    left = end - time.time()
-    if left < 5:
+    end = Deadline(rt.clock, spec.budget.time_s)
+    left = end.time() - time.time()
+    if left < 5 and not can_restore(rt, "confirm"):
         return {"note": f"no time left for the {len(jobs)} confirmation runs; raise --time-budget or confirm_share"}
-    say(f"confirm: {len(entries)} configurations × {n_seeds} fresh seeds = {len(jobs)} runs, {left:.0f} s left")
-    monitor = StudyMonitor(started=started, budget_s=spec.budget.time_s, deadline=end, tracking_uri=tracking_uri, phase="confirm")
-    tuner = tune.Tuner(
-        tune.with_resources(load_trainable(trainable), {"cpu": cpt, "gpu": gpt}),
-        param_space={"job": tune.grid_search(jobs), "xs": {**common, "kind": "confirmation"}},
-        tune_config=tune.TuneConfig(
-            max_concurrent_trials=slots, time_budget_s=left, reuse_actors=True, trial_dirname_creator=trial_dirname
-        ),
-        run_config=_run_config("confirm", study_dir, monitor),
-    )
-    tuner.fit()
-    monitor.close_remaining("budget")
+    param_space = {"job": tune.grid_search(jobs), "xs": {**rt.common, "kind": "confirmation"}}
+
+    def build() -> Any:
+        say(f"confirm: {len(entries)} configurations × {n_seeds} fresh seeds = {len(jobs)} runs, {left:.0f} s left")
+        monitor = StudyMonitor(
+            started=0.0, budget_s=spec.budget.time_s, deadline=0.0, tracking_uri=rt.tracking_uri, phase="confirm",
+            status_every_s=rt.status_every_s, clock=rt.clock, deadline_at=end, journal=rt.journal("confirm"),
+        )
+        return tune.Tuner(
+            tune.with_resources(load_trainable(rt.trainable), {"cpu": rt.cpt, "gpu": rt.gpt}),
+            param_space=param_space,
+            tune_config=tune.TuneConfig(max_concurrent_trials=rt.slots, reuse_actors=True, trial_dirname_creator=trial_dirname),
+            run_config=_run_config(rt, "confirm", monitor, end),
+        )
+
+    _fit(rt, "confirm", build, param_space)
     rows = []
-    for o in monitor.outcomes.values():
+    for o in read_outcomes(Path(rt.journal("confirm"))).values():
         if o.outcome == "finished" and o.label is not None and o.objective is not None:
             rows.append((o.label, o.objective))
     if not rows:

@@ -23,6 +23,7 @@ from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from study.budget import Deadline
 from study.tune_trainable import FINISHED_KEY
 
 __all__ = ["SEED_KEY", "SeedProtectingASHA", "SpaceFunction", "StudySearch"]
@@ -56,7 +57,7 @@ class StudySearch(OptunaSearch):
     def __init__(
         self,
         *args: Any,
-        deadline: float | None = None,
+        deadline: "float | Deadline | None" = None,
         say: Callable[[str], None] | None = None,
         seed_labels: list[str] | None = None,
         **kwargs: Any,
@@ -64,7 +65,9 @@ class StudySearch(OptunaSearch):
         super().__init__(*args, **kwargs)
         self.seed_labels = list(seed_labels or [])  # labels of points_to_evaluate, in order
         self._suggested = 0
-        self.deadline = deadline  # time.time() after which no trial may still be running
+        # time.time() after which no trial may still be running; a Deadline on the study's clock
+        # (study.budget) stays right when Tuner.restore brings this searcher back in a later session
+        self.deadline = deadline
         self.say = say or log.info
         self.seconds_per_cost: list[float] = []
         self.min_cost: float | None = None  # cheapest configuration seen so far (cost units)
@@ -91,7 +94,8 @@ class StudySearch(OptunaSearch):
         cost = TrialConfig.from_dict(config["trial"]).cost()
         self.min_cost = cost if self.min_cost is None else min(self.min_cost, cost)
         predicted = self.predicted_seconds(cost)
-        left = self.deadline - time.time()
+        deadline = self.deadline.time() if isinstance(self.deadline, Deadline) else self.deadline
+        left = deadline - time.time()
         if predicted is None or predicted <= left:
             self._consecutive_skips = 0
             return config

@@ -1,0 +1,168 @@
+"""Issue 5, fault 2: the driver of a study is stopped (SIGINT) or killed (SIGKILL) mid-study, and
+``study resume`` continues it: finished trials kept, interrupted ones resumed from their
+checkpoints, no Optuna trial left RUNNING, the seed recipes not run twice, the budget counted
+from what was already spent, the same MLflow parent run, each epoch step logged exactly once.
+
+The driver is a real ``study launch`` process with its own Ray cluster; the signals are real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.study.helpers import write_study
+
+pytestmark = pytest.mark.slow
+
+STUDY = [str(Path(sys.executable).with_name("study"))]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    out = log.open("w")
+    return subprocess.Popen(STUDY + args, stdout=out, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Whatever the killed driver's Ray left behind (agents, workers) goes too."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _journal(study: Path) -> dict[str, dict[str, Any]]:
+    path = study / "trials-search.jsonl"
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            out[rec["trial_id"]] = rec
+    return out
+
+
+def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0) -> set[str]:
+    """Until a trial has finished and another is running with an early epoch checkpoint (work left); those."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "the study ended before it could be interrupted"
+        done = _journal(study)
+        # Trials have 3 epochs (checkpoints 000000..000002). A trial's report blocks until the driver
+        # has taken the previous one, so once checkpoint_000001 is on disk the driver has recorded
+        # checkpoint_000000 (a SIGKILL can only lose work the driver has not recorded), and one
+        # epoch is still to go.
+        running = {p.parent.name for p in (study / "ray" / "search").glob("*/checkpoint_000001")} - set(done)
+        if done and running:
+            return running
+        time.sleep(0.3)
+    raise AssertionError("no trial reached its first checkpoint in time")
+
+
+def _spec(tmp_path: Path, data: Path, name: str, confirm_top: int) -> Path:
+    spec = write_study(tmp_path / "spec", data, name=name, max_trials=4, budget="400s")
+    text = spec.read_text().replace("confirm_top = 1", f"confirm_top = {confirm_top}").replace("confirm_seeds = 2", "confirm_seeds = 1")
+    spec.write_text(text)
+    return spec
+
+
+def _check_records(study: Path, name: str, interrupted: set[str], first_session_s: float) -> dict[str, Any]:
+    import optuna
+    from mlflow.tracking import MlflowClient
+
+    record = json.loads((study / "study.json").read_text())
+    summary = json.loads((study / "summary.json").read_text())
+    assert record["phase"] == "done" and record["sessions"] == 2
+
+    # Budget: the time spent before the interruption counts; the study did not start over.
+    budget = json.loads((study / "budget.json").read_text())
+    assert budget["spent_before"] >= first_session_s - 3
+    assert summary["wall_seconds"] >= budget["spent_before"]
+
+    # Tune journal: every search trial ended once; the interrupted ones continued from a checkpoint.
+    journal = _journal(study)
+    assert len(journal) == 4, f"max_trials = 4, got {sorted(journal)}"
+    for tid in interrupted:
+        res = journal[tid]["result"]
+        assert res["iterations_since_restore"] < res["training_iteration"], f"trial {tid} started over instead of resuming"
+
+    # Optuna: nothing RUNNING; the book's recipes (enqueued seed points) were not run twice.
+    ot = optuna.load_study(study_name=name, storage=f"sqlite:///{study / 'optuna.db'}")
+    states = [t.state.name for t in ot.trials]
+    assert "RUNNING" not in states and "WAITING" not in states, states
+    seeded = [t for t in ot.trials if "fixed_params" in t.system_attrs]
+    assert len(seeded) == len({json.dumps(t.system_attrs["fixed_params"], sort_keys=True) for t in seeded})
+    assert sum(s in ("COMPLETE", "PRUNED") for s in states) == 4
+
+    # MLflow: one parent run (the same one), one run per trial, each epoch step once, nothing RUNNING.
+    client = MlflowClient(record["tracking_uri"])
+    exp = client.get_experiment_by_name(name)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("xs.kind") == "parent"]
+    assert [p.info.run_id for p in parents] == [record["parent_run_id"]]
+    assert parents[0].info.status == "FINISHED"
+    trials = [r for r in runs if r.data.tags.get("xs.kind") == "trial"]
+    keys = [r.data.tags["xs.trial_key"] for r in trials]
+    assert len(keys) == len(set(keys)) == 4, keys
+    for r in runs:
+        assert r.info.status != "RUNNING", r.info.run_name
+    for r in trials:
+        steps = [m.step for m in client.get_metric_history(r.info.run_id, "accuracy")]
+        assert len(steps) == len(set(steps)), f"{r.info.run_name}: epoch steps logged twice: {steps}"
+        if r.data.tags.get("xs.outcome") == "finished":
+            assert sorted(steps) == [0, 1, 2]
+    return summary
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_driver_stopped_mid_study_then_resumed(sig: signal.Signals, small_data: Path, tmp_path: Path) -> None:
+    name = f"driver-{sig.name.lower()}"
+    spec = _spec(tmp_path, small_data, name, confirm_top=1 if sig == signal.SIGINT else 0)
+    root = tmp_path / "studies"
+    study = root / name
+    t0 = time.time()
+    first = _start(["launch", "--space", str(spec), "--root", str(root)], tmp_path / "launch.log")
+    try:
+        interrupted = _wait_mid_study(study, first)
+        os.kill(first.pid, sig)
+        first_session_s = time.time() - t0 - 15  # less the start-up before the study's clock began (generous)
+        rc = first.wait(timeout=120)
+    finally:
+        _stop_group(first)
+    log = (tmp_path / "launch.log").read_text()
+    if sig == signal.SIGINT:
+        assert rc == 130, log
+        assert f"resume with:  study resume {name} --root {root}" in log
+        assert not (study / "summary.json").exists()
+    else:
+        assert rc == -signal.SIGKILL
+
+    again = _start(["resume", name, "--root", str(root)], tmp_path / "resume.log")
+    try:
+        rc = again.wait(timeout=400)
+    finally:
+        _stop_group(again)
+    log = (tmp_path / "resume.log").read_text()
+    assert rc == 0, log
+    assert f"resuming {name!r}" in log and "continuing the interrupted experiment" in log
+    summary = _check_records(study, name, interrupted, first_session_s)
+    if sig == signal.SIGINT:
+        assert summary["confirmation"].get("finished", 0) >= 1, summary["confirmation"]
+
+    # Resuming a finished study is a usage error that changes nothing.
+    done = subprocess.run(STUDY + ["resume", name, "--root", str(root)], capture_output=True, text=True, env=_env(), timeout=60)
+    assert done.returncode == 2 and "already done" in done.stderr
