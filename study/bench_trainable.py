@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir, open_trial_run, report_final
+from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir, open_trial_run, report_final, run_id_of
 
 __all__ = ["WORK_S", "sleep_trial"]
 
@@ -115,7 +115,6 @@ def sleep_trial(config: dict[str, Any]) -> None:
             if history:
                 run.log_epochs(history)
 
-        run_id = run.run_id if run is not None else ""
         epochs = cfg.total_epochs
         last_epoch = epochs - 1
         quality = _quality(job.get("trial") or config["trial"])
@@ -137,7 +136,7 @@ def sleep_trial(config: dict[str, Any]) -> None:
             if epoch == last_epoch:
                 held.update(metrics=metrics, checkpoint=checkpoint)
                 continue
-            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id}
+            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id_of(run)}
             tune.report(report, checkpoint=checkpoint)
 
         accuracy = history[-1]["accuracy"]
@@ -152,6 +151,6 @@ def sleep_trial(config: dict[str, Any]) -> None:
             classes=classes,
         )
         # -- from here on, exactly as train_trial after run_trial
-        report_final(result, cfg, run, held, last_epoch, run_id)
+        report_final(result, cfg, run, held, last_epoch)
     finally:
         shutil.rmtree(work, ignore_errors=True)

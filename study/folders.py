@@ -6,7 +6,7 @@ from pathlib import Path
 
 from study.errors import UsageError
 
-__all__ = ["ensure_writable"]
+__all__ = ["checkpoint_bytes", "ensure_free_space", "ensure_writable"]
 
 
 def ensure_writable(folder: Path, what: str, fix: str) -> Path:
@@ -19,3 +19,32 @@ def ensure_writable(folder: Path, what: str, fix: str) -> Path:
     except OSError as e:
         raise UsageError(f"{what} {str(folder)!r} is not writable ({e.strerror}); {fix}") from None
     return folder
+
+
+def ensure_free_space(folder: Path, need_bytes: int, what: str, fix: str) -> None:
+    """Raise a UsageError if ``folder``'s file system has less than ``need_bytes`` free."""
+    import shutil
+
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes:
+        raise UsageError(f"{what} {str(folder)!r} has {_size(free)} free, but the study needs about {_size(need_bytes)} "
+                         f"for checkpoints and records; {fix}")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def checkpoint_bytes(model: str) -> int:
+    """Bytes of one epoch checkpoint of ``model``: weights and AdamW's two moments, float32."""
+    import torch
+
+    from trainable.models.xresnet import build_model
+
+    with torch.device("meta"):
+        n = sum(p.numel() for p in build_model(model, n_out=1000).parameters())
+    return n * 4 * 3

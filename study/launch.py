@@ -246,6 +246,7 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
         spec = replace(spec, base={**spec.base, "data_dir": opts.data_dir})
     _check_data(spec)
     study_dir = _study_dir(opts.root, spec.name)
+    _check_space(spec, study_dir, opts)
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
     from study.state import save_new_study
@@ -288,6 +289,7 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
     _check_options(opts)
     spec = saved_spec(study_dir, record)
     _check_data(spec)
+    _check_space(spec, study_dir, opts)
     spent = spent_seconds(study_dir)
     if spent >= spec.budget.time_s:
         from study.console import say
@@ -314,6 +316,29 @@ def _check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
     if "study" in cmdline:
         raise UsageError(f"study {record['name']!r} in {study_dir} is still running (process {pid}); "
                          f"stop it first (Ctrl+C, or kill {pid}), then resume")
+
+
+def _check_space(spec: Any, study_dir: Path, opts: LaunchOptions) -> None:
+    """Room for the running trials' checkpoints (Tune keeps one per trial and writes the next beside it).
+
+    Checked before Ray starts, with this machine's resources (one trial at a time for a cluster).
+    """
+    from study.folders import checkpoint_bytes, ensure_free_space
+
+    slots = 1
+    if not opts.address:
+        import torch
+
+        local = {"CPU": float(opts.cpus or os.cpu_count() or 1),
+                 "GPU": float(opts.gpus if opts.gpus is not None else torch.cuda.device_count())}
+        slots = _resources(opts, local)[2]
+
+    models = {spec.base.get("model", "xresnet18")}
+    searched = spec.param("model")
+    if searched is not None and searched.choices:
+        models |= set(searched.choices)
+    need = slots * 2 * max(checkpoint_bytes(m) for m in models) + 64 * 2**20
+    ensure_free_space(study_dir, need, "study folder", "free some space or choose another --root")
 
 
 def _check_data(spec: Any) -> None:

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["train_trial", "FINISHED_KEY", "RUN_ID_KEY", "OBJECTIVE_KEY"]
+__all__ = ["train_trial", "open_trial_run", "report_final", "run_id_of", "FINISHED_KEY", "RUN_ID_KEY", "OBJECTIVE_KEY"]
 
 FINISHED_KEY = "xs_finished"  # True only in the final report of a trial that ran to its end
 RUN_ID_KEY = "xs_run_id"  # the trial's MLflow run id (driver closes it with the true status)
@@ -50,19 +50,28 @@ def _maybe_inject_fault(fault: dict[str, Any] | None, epoch: int) -> None:
 
 
 def open_trial_run(xs: dict[str, Any], job: dict[str, Any], cfg: Any, searched: dict[str, Any], ctx: Any) -> Any:
-    """The trial's MLflow run (found again by its key on a retry), with params logged; None without tracking."""
-    if not xs.get("tracking"):
+    """The trial's ``TrialRun``: its record in the study folder (``xs["study_dir"]``) and its MLflow
+    run (found again by its key on a retry), with params logged; None with neither."""
+    if not xs.get("tracking") and not xs.get("study_dir"):
         return None
+    from study.records import records_dir, trial_key
     from study.tracking import TrackingInfo, TrialRun
 
     extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
-    run = TrialRun(TrackingInfo(**xs["tracking"]), trial_key=f"{xs['launch_id']}/{ctx.get_trial_id()}",
-                   run_name=ctx.get_trial_name(), kind=xs.get("kind", "trial"), extra_tags=extra)
+    run = TrialRun(TrackingInfo(**xs["tracking"]) if xs.get("tracking") else None,
+                   trial_key=trial_key(xs["launch_id"], ctx.get_trial_id()), run_name=ctx.get_trial_name(),
+                   kind=xs.get("kind", "trial"), extra_tags=extra,
+                   record_dir=records_dir(Path(xs["study_dir"])) if xs.get("study_dir") else None)
     run.log_params({**cfg.to_dict(), **{f"search.{k}": v for k, v in searched.items()}})
     return run
 
 
-def report_final(result: Any, cfg: Any, run: Any, held: dict[str, Any], last_epoch: int, run_id: str) -> None:
+def run_id_of(run: Any) -> str:
+    """The MLflow run id to report to Tune ("" while the run does not exist: MLflow was unreachable)."""
+    return run.run_id if run is not None else ""
+
+
+def report_final(result: Any, cfg: Any, run: Any, held: dict[str, Any], last_epoch: int) -> None:
     """Final metrics to MLflow (closing the run as FINISHED) and the last report to Tune.
 
     ``held`` carries the last epoch's metrics and checkpoint, reported here together with the
@@ -88,7 +97,7 @@ def report_final(result: Any, cfg: Any, run: Any, held: dict[str, Any], last_epo
         run.end("FINISHED", "finished")
     last = held.get("metrics") or (result.history[-1] if result.history else {})
     tune.report(
-        {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id},
+        {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id_of(run)},
         checkpoint=held.get("checkpoint"),
     )
 
@@ -119,7 +128,6 @@ def train_trial(config: dict[str, Any]) -> None:
             if last is not None:  # epochs done before a retry: make sure MLflow has each exactly once
                 run.log_epochs(load_checkpoint(last)["history"])
 
-        run_id = run.run_id if run is not None else ""
         last_epoch = cfg.total_epochs - 1
         held: dict[str, Any] = {}
 
@@ -133,11 +141,11 @@ def train_trial(config: dict[str, Any]) -> None:
                 # last epoch and its final evaluation.
                 held.update(metrics=metrics, checkpoint=checkpoint)
                 return
-            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id}
+            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: run_id_of(run)}
             tune.report(report, checkpoint=checkpoint)
             _maybe_inject_fault(xs.get("fault"), metrics["epoch"])
 
         result = run_trial(cfg, on_epoch=on_epoch, checkpoint_dir=work)
-        report_final(result, cfg, run, held, last_epoch, run_id)
+        report_final(result, cfg, run, held, last_epoch)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -100,6 +100,11 @@ def _check_records(study: Path, name: str, interrupted: set[str], first_session_
         res = journal[tid]["result"]
         assert res["iterations_since_restore"] < res["training_iteration"], f"trial {tid} started over instead of resuming"
 
+    # Disk: Tune keeps one checkpoint per trial (CheckpointConfig(num_to_keep=1)).
+    for trial_dir in (study / "ray" / "search").iterdir():
+        if trial_dir.is_dir():
+            assert len(list(trial_dir.glob("checkpoint_*"))) <= 1, trial_dir
+
     # Optuna: nothing RUNNING; the book's recipes (enqueued seed points) were not run twice.
     ot = optuna.load_study(study_name=name, storage=f"sqlite:///{study / 'optuna.db'}")
     states = [t.state.name for t in ot.trials]

@@ -83,11 +83,15 @@ class MlflowServer:
         self.stop()
         raise RuntimeError(f"mlflow server did not answer on {self.uri} within {timeout} s")
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace_s`` (a server busy with clients can take that long to go).
+
+        ``start()`` again brings it back on the same port, with the same store and artifacts.
+        """
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
