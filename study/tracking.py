@@ -220,7 +220,7 @@ def create_trial_run(client: Any, experiment_id: str, parent_run_id: str | None,
 
 def push_trial(client: Any, run: Any, state: TrialState, end: dict[str, Any] | None = None) -> PushCounts:
     """Send what ``state`` has and ``run`` has not: params, each (metric, step) once, final metrics,
-    artifacts, and the end (``state.end``, else ``end``) unless the run already carries an outcome."""
+    artifacts, and the end (``state.end``, else ``end``) unless the run already carries a verdict."""
     from mlflow.entities import Metric
 
     counts = PushCounts()
@@ -261,7 +261,9 @@ def push_trial(client: Any, run: Any, state: TrialState, end: dict[str, Any] | N
 
     end = state.end or end
     if end is not None:
-        if run.info.status == "RUNNING" or TAG_OUTCOME not in run.data.tags:
+        outcome = run.data.tags.get(TAG_OUTCOME)
+        # "interrupted" is no verdict (close_leftover_runs' placeholder): the record's end replaces it
+        if run.info.status == "RUNNING" or outcome is None or (outcome == "interrupted" and end["outcome"] != outcome):
             client.set_tag(run_id, TAG_OUTCOME, end["outcome"])
             if end.get("error"):
                 client.set_tag(run_id, TAG_ERROR, end["error"])

@@ -93,6 +93,23 @@ def test_sync_sends_exactly_what_is_missing_and_nothing_the_second_time(tmp_path
     assert again.sent.present == 3 * 3 + 3 * per_trial + 2 + 2 + 3
 
 
+def test_a_record_end_replaces_the_interrupted_placeholder(tmp_path: Path) -> None:
+    from study.tracking import close_leftover_runs
+
+    study_dir, uri, experiment, parent = make_study(tmp_path)
+    record_trial(study_dir, "L/late-end", finished=True)  # its end never reached MLflow...
+    sync_study(study_dir, say=lambda _: None)
+    client = _client(uri)
+    (run,) = [r for r in client.search_runs([experiment]) if r.data.tags.get(TAG_TRIAL_KEY) == "L/late-end"]
+    client.update_run(run.info.run_id, status="RUNNING")
+    client.delete_tag(run.info.run_id, TAG_OUTCOME)
+    assert close_leftover_runs(uri, experiment, parent) == 1  # ...so the launch closed it as KILLED / interrupted
+    report = sync_study(study_dir, say=lambda _: None)
+    assert report.sent.statuses == 1
+    run = client.get_run(run.info.run_id)
+    assert (run.info.status, run.data.tags[TAG_OUTCOME]) == ("FINISHED", "finished")
+
+
 def test_a_study_that_may_be_resumed_keeps_its_open_runs_open(tmp_path: Path) -> None:
     study_dir, uri, experiment, parent = make_study(tmp_path, phase="search")
     record_trial(study_dir, "L/running", finished=False)
