@@ -21,11 +21,11 @@ from typing import Any, Callable
 
 from study.errors import UsageError
 from study.records import read_records, records_dir
-from study.tracking import PushCounts, TAG_KIND, _client, check_tracking, create_trial_run, find_trial_runs, push_trial, quick_http
+from study.tracking import (TAG_KIND, TAG_STUDY, PushCounts, _client, check_tracking, create_trial_run, find_trial_runs, push_trial,
+                            quick_http)
 
 __all__ = ["SyncReport", "sync_study"]
 
-SYNC_HTTP = (1, 15)  # (retries, timeout in s): a refused connection fails at once, a slow server gets time
 
 
 @dataclass
@@ -63,9 +63,14 @@ def _study_meta(study_dir: Path) -> dict[str, Any]:
         raise UsageError(f"{path} cannot be read ({e}); is {study_dir} a study folder?") from None
 
 
-def sync_study(study_dir: Path, tracking_uri: str | None = None, say: Callable[[str], None] = print) -> SyncReport:
+def sync_study(study_dir: Path, tracking_uri: str | None = None, say: Callable[[str], None] = print,
+               timeout_s: float = 15.0) -> SyncReport:
     """Send to MLflow what the records of ``study_dir`` hold and MLflow lacks; never raises for an
-    unreachable server (``report.error`` says what is still missing)."""
+    unreachable server (``report.error`` says what is still missing).
+
+    Each MLflow request gets ``timeout_s`` and one retry (a refused connection fails at once); a
+    ``UsageError`` only for a folder that is no study, or a study launched without MLflow.
+    """
     started = time.perf_counter()
     study_dir = Path(study_dir)
     meta = _study_meta(study_dir)
@@ -79,9 +84,9 @@ def sync_study(study_dir: Path, tracking_uri: str | None = None, say: Callable[[
     same_store = uri == meta.get("tracking_uri")
     done: set[str] = set()
     try:
-        with quick_http(*SYNC_HTTP):
+        with quick_http(1, timeout_s):
             artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
-            experiment_id = check_tracking(uri, name, artifact_location=artifacts)
+            experiment_id = check_tracking(uri, name, artifact_location=artifacts, timeout_s=timeout_s)
             client = _client(uri)
             parent_id = meta.get("parent_run_id") if same_store else _parent_run(client, experiment_id, meta)
             runs = find_trial_runs(client, experiment_id) if states else {}
@@ -125,8 +130,6 @@ def _study_over(study_dir: Path, meta: dict[str, Any]) -> bool:
 
 def _parent_run(client: Any, experiment_id: str, meta: dict[str, Any]) -> str:
     """The parent run of this launch in another store (``--tracking-uri``): found by launch id, or created."""
-    from study.tracking import TAG_STUDY
-
     launch_id = meta.get("launch_id", "")
     found = client.search_runs([experiment_id], filter_string=f"tags.`{TAG_KIND}` = 'parent' and tags.`xs.launch_id` = '{launch_id}'",
                                max_results=1)
