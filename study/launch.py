@@ -202,15 +202,43 @@ def _resources(opts: LaunchOptions, cluster: dict[str, float]) -> tuple[float, f
     return cpt, gpt, max(1, min(slots, int(cpus // cpt)))
 
 
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on an address nothing answers at (``ray.init`` would wait for minutes)."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise UsageError(f"--address {address!r} is not HOST:PORT (or ray://HOST:PORT, or auto)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise UsageError(f"nothing answers at --address {address!r} ({e.strerror or e}); start the cluster "
+                         f"(`ray start --head --port {port}`) or fix the address") from None
+
+
 def _init_ray(opts: LaunchOptions) -> bool:
     """Start or join Ray; returns True if this call started it (and must shut it down)."""
+    if opts.address:
+        # Clusters started with `ray start` (Ray >= 2.59) require the auth token, which the client
+        # sends only in token mode (read when ray is imported): use it when this machine has one,
+        # unless the user chose a mode.
+        if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").exists():
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+        _check_reachable(opts.address)
     import ray
 
     if ray.is_initialized():
         return False
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
     if opts.address:
-        ray.init(address=opts.address, **kwargs)
+        try:
+            ray.init(address=opts.address, **kwargs)
+        except (ConnectionError, RuntimeError) as e:
+            ray.shutdown()
+            raise UsageError(f"cannot join the Ray cluster at --address {opts.address!r} ({e}); check that it runs "
+                             f"(`ray status --address {opts.address}`) and that this machine has the cluster's auth "
+                             f"token (~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
         return True
     ray.init(num_cpus=opts.cpus, num_gpus=opts.gpus, **kwargs)
     return True
@@ -231,6 +259,9 @@ def quiet_ray() -> None:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    # With several objectives, the cost metrics (train_seconds, infer_ms_per_image) exist only in a
+    # trial's final report; per-epoch reports would fail Tune's check that every result has them.
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     for name in ("ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.ERROR)
     for name in ("mlflow", "alembic"):
@@ -249,13 +280,21 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
     _check_space(spec, study_dir, opts)
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
+    started_ray = _init_ray(opts)  # a cluster that cannot be joined is a usage error: nothing recorded yet
     from study.state import save_new_study
 
-    save_new_study(study_dir, spec, _study_artifacts(spec)["study.toml"], {
-        "launch_id": launch_id, "started": time.time(), "tracking_uri": uri, "parent_run_id": None,
-        "options": {k: v for k, v in asdict(opts).items() if k != "inject_fault"}, "sessions": 1,
-    })
-    return _run(spec, opts, study_dir, launch_id, uri, experiment_id, parent_run_id=None)
+    try:
+        save_new_study(study_dir, spec, _study_artifacts(spec)["study.toml"], {
+            "launch_id": launch_id, "started": time.time(), "tracking_uri": uri, "parent_run_id": None,
+            "options": {k: v for k, v in asdict(opts).items() if k != "inject_fault"}, "sessions": 1,
+        })
+    except BaseException:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+        raise
+    return _run(spec, opts, study_dir, launch_id, uri, experiment_id, parent_run_id=None, started_ray=started_ray)
 
 
 def resume(name: str | None, *, root: str = "studies", address: str | None = None,
@@ -297,9 +336,10 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
         say(f"study {spec.name!r} has spent its whole budget ({spent:.0f} of {spec.budget.time_s:.0f} s); "
             "finishing its records without new trials")
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, record.get("tracking_uri"))
+    started_ray = _init_ray(opts)
     update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
     return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, parent_run_id=record.get("parent_run_id"),
-                phase=record.get("phase", "starting"))
+                phase=record.get("phase", "starting"), started_ray=started_ray)
 
 
 def _check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
@@ -367,7 +407,7 @@ def _check_mlflow(opts: LaunchOptions, spec: Any, study_dir: Path, saved_uri: st
 
 
 def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: str | None, experiment_id: str | None,
-         *, parent_run_id: str | None, phase: str = "starting") -> dict[str, Any]:
+         *, parent_run_id: str | None, phase: str = "starting", started_ray: bool = False) -> dict[str, Any]:
     """The phases of a study from ``phase`` on, in this session; shared by launch and resume."""
     from study.budget import begin_session
     from study.console import say
@@ -385,11 +425,9 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
         say("search space:\n" + describe(spec))
     base = to_trial_config(spec, {})
     tracking = None
-    started_ray = False
     try:
         with graceful_stop(say):
             try:
-                started_ray = _init_ray(opts)
                 import ray
 
                 cluster = ray.cluster_resources()

@@ -84,3 +84,17 @@ def test_presets_lists_the_books_recipes(capsys):
     out = capsys.readouterr().out
     for name in ("book-baseline", "book-progressive-tta", "book-mixup", "book-label-smoothing", "cpu-baseline"):
         assert name in out
+
+
+def test_an_address_nothing_answers_at_is_a_quick_usage_error(tmp_path, small_data, capsys):
+    import time
+
+    spec = write_study(tmp_path / "spec", small_data, name="noray")
+    port = free_port()  # nothing listens there
+    t0 = time.time()
+    code = main(["launch", "--space", str(spec), "--root", str(tmp_path / "studies"), "--address", f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"127.0.0.1:{port}" in err and "ray start --head" in err
+    assert time.time() - t0 < 60, "ray.init alone waits for minutes; the launch must not"
+    assert not (tmp_path / "studies" / "noray" / "study.json").exists()
