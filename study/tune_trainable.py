@@ -97,7 +97,8 @@ def report_final(result: Any, cfg: Any, run: Any, held: dict[str, Any], last_epo
         run.end("FINISHED", "finished")
     last = held.get("metrics") or (result.history[-1] if result.history else {})
     tune.report(
-        {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id_of(run)},
+        {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id_of(run),
+         "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "")},  # the GPU(s) Ray gave this trial
         checkpoint=held.get("checkpoint"),
     )
 

@@ -96,3 +96,54 @@ class MlflowServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self.proc = None
+
+
+def start_ray_head(folder: Path, *, cpus: int = 2, gpus: int = 0, timeout: float = 90.0) -> tuple[str, subprocess.Popen, str]:
+    """A real `ray start --head --block` in its own process group; (address, process, temp dir).
+
+    Ray >= 2.59 clusters require their auth token; `ray status` below sends it (token mode).
+    """
+    import shutil
+    import tempfile
+
+    port = free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    exe = str(Path(sys.executable).with_name("ray"))
+    temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
+    log = folder / "ray-head.log"
+    proc = subprocess.Popen(
+        [exe, "start", "--head", f"--port={port}", f"--num-cpus={cpus}", f"--num-gpus={gpus}", "--include-dashboard=false",
+         f"--temp-dir={temp}", "--block"],
+        stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    address = f"127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise RuntimeError("ray head exited:\n" + log.read_text())
+        if ray_is_up(address):
+            return address, proc, temp
+        time.sleep(1)
+    stop_ray_head((address, proc, temp))
+    raise RuntimeError("ray head did not come up:\n" + log.read_text())
+
+
+def ray_is_up(address: str) -> bool:
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+    exe = str(Path(sys.executable).with_name("ray"))
+    return subprocess.run([exe, "status", f"--address={address}"], capture_output=True, env=env).returncode == 0
+
+
+def stop_ray_head(head: tuple[str, subprocess.Popen, str]) -> None:
+    import shutil
+
+    _, proc, temp = head
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    shutil.rmtree(temp, ignore_errors=True)

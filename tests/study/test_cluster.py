@@ -6,49 +6,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.study.helpers import free_port, write_study
+from tests.study.helpers import ray_is_up, start_ray_head, stop_ray_head, write_study
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def ray_head(tmp_path: Path):
-    port = free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}  # `ray status` needs the token
-    exe = str(Path(sys.executable).with_name("ray"))
-    temp = tempfile.mkdtemp(prefix="rh", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
-    proc = subprocess.Popen(
-        [exe, "start", "--head", f"--port={port}", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false",
-         f"--temp-dir={temp}", "--block"],
-        stdout=(tmp_path / "ray-head.log").open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )
-    address = f"127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        assert proc.poll() is None, (tmp_path / "ray-head.log").read_text()
-        up = subprocess.run([exe, "status", f"--address={address}"], capture_output=True, env=env)
-        if up.returncode == 0:
-            break
-        time.sleep(1)
-    else:
-        raise AssertionError("ray head did not come up:\n" + (tmp_path / "ray-head.log").read_text())
-    yield address, proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    shutil.rmtree(temp, ignore_errors=True)
+    head = start_ray_head(tmp_path)
+    yield head[0], head[1]
+    stop_ray_head(head)
 
 
 def test_launch_joins_an_existing_cluster_and_leaves_it_running(ray_head, small_data: Path, tmp_path: Path) -> None:
@@ -65,9 +38,7 @@ def test_launch_joins_an_existing_cluster_and_leaves_it_running(ray_head, small_
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ray: 2 CPUs, 0 GPUs; 2 trial(s) at once" in done.stdout
     assert head.poll() is None, "the study must not stop a cluster it did not start"
-    up = subprocess.run([str(Path(sys.executable).with_name("ray")), "status", f"--address={address}"], capture_output=True,
-                        env={**env, "RAY_AUTH_MODE": "token"})
-    assert up.returncode == 0
+    assert ray_is_up(address)
 
     summary = json.loads((root / "on-cluster" / "summary.json").read_text())
     assert summary["counts"]["finished"] >= 1
