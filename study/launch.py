@@ -223,9 +223,9 @@ def _init_ray(opts: LaunchOptions) -> bool:
         # Clusters started with `ray start` (Ray >= 2.59) require the auth token, which the client
         # sends only in token mode (read when ray is imported): use it when this machine has one,
         # unless the user chose a mode.
+        _check_reachable(opts.address)
         if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").exists():
             os.environ.setdefault("RAY_AUTH_MODE", "token")
-        _check_reachable(opts.address)
     import ray
 
     if ray.is_initialized():
@@ -479,6 +479,7 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
     finally:
         clock.save()
         if tracking is not None:
+            _sync(study_dir, tracking.uri, say)
             _close_runs(tracking, say)
         if started_ray:
             import ray
@@ -502,6 +503,21 @@ def _parent_run(spec: Any, uri: str, experiment_id: Any, parent_run_id: str | No
         "concurrent_trials": slots, "objectives": ",".join(o.metric for o in spec.objectives),
     }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id}, artifacts=_study_artifacts(spec))
     return TrackingInfo(uri, experiment_id, parent, spec.name)
+
+
+def _sync(study_dir: Path, uri: str, say: Any) -> None:
+    """The automatic retry: whatever the trials' records hold and MLflow missed (an outage) goes in now."""
+    from study.sync import sync_study
+
+    try:
+        report = sync_study(study_dir, uri, say=lambda text: None, timeout_s=5)
+    except Exception as e:  # never hide the real error behind a tracking one
+        say(f"warning: could not check the MLflow records: {e}; run `study sync {study_dir.name}` later")
+        return
+    if report.error:
+        say(f"mlflow: {report.error}")
+    elif report.sent.sent:
+        say(f"mlflow: {report.sentence()}")
 
 
 def _close_runs(tracking: Any, say: Any) -> None:

@@ -187,11 +187,17 @@ class StudyMonitor(Callback):
         if self.journal:
             with open(self.journal, "a", encoding="utf-8") as f:
                 f.write(json.dumps(asdict(rec), default=str) + "\n")
+        status = {"finished": "FINISHED", "failed": "FAILED"}.get(outcome, "KILLED")
+        xs = trial.config.get("xs") or {}
+        if xs.get("study_dir") and xs.get("launch_id"):
+            from study.records import record_end, trial_key
+
+            # the verdict in the trial's own record too, so `study sync` can tell MLflow if it missed it
+            record_end(xs["study_dir"], trial_key(xs["launch_id"], trial.trial_id), status, outcome, error)
         run_id = result.get(RUN_ID_KEY)
         if self.tracking_uri and run_id:
             from study.tracking import set_run_outcome
 
-            status = {"finished": "FINISHED", "failed": "FAILED"}.get(outcome, "KILLED")
             try:
                 set_run_outcome(self.tracking_uri, run_id, status, outcome, error)
             except Exception as e:  # tracking trouble must not stop the study
