@@ -141,9 +141,10 @@ def stop_ray_head(head: tuple[str, subprocess.Popen, str]) -> None:
     _, proc, temp = head
     try:
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        proc.wait(timeout=5)
     except ProcessLookupError:
         pass
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired:  # `ray start --block` can take half a minute to stop its children
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     shutil.rmtree(temp, ignore_errors=True)
