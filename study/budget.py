@@ -68,6 +68,10 @@ class BudgetClock:
         session_started, spent_before = self._session()
         return session_started - spent_before
 
+    def spent_before(self) -> float:
+        """Seconds earlier sessions spent."""
+        return self._session()[1]
+
     def spent(self) -> float:
         return time.time() - self.started()
 
@@ -92,9 +96,9 @@ class Deadline:
         return self.clock.started() + self.at_s
 
 
-def begin_session(study_dir: Path, total_s: float) -> BudgetClock:
-    """Start counting a new session from now, on top of what earlier sessions spent."""
+def begin_session(study_dir: Path, total_s: float, *, new_study: bool = False) -> BudgetClock:
+    """Start counting a new session from now, on top of what earlier sessions spent (none for a new study)."""
     path = str(Path(study_dir) / FILENAME)
-    spent = spent_seconds(Path(study_dir))
+    spent = 0.0 if new_study else spent_seconds(Path(study_dir))
     _write(path, {"session_started": time.time(), "spent_before": spent, "spent_s": spent})
     return BudgetClock(path, float(total_s))

@@ -277,6 +277,9 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
         spec = replace(spec, base={**spec.base, "data_dir": opts.data_dir})
     _check_data(spec)
     study_dir = _study_dir(opts.root, spec.name)
+    from study.budget import begin_session
+
+    clock = begin_session(study_dir, spec.budget.time_s, new_study=True)  # the study's clock starts here
     _check_space(spec, study_dir, opts)
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
@@ -294,7 +297,7 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
 
             ray.shutdown()
         raise
-    return _run(spec, opts, study_dir, launch_id, uri, experiment_id, parent_run_id=None, started_ray=started_ray)
+    return _run(spec, opts, study_dir, launch_id, uri, experiment_id, clock, parent_run_id=None, started_ray=started_ray)
 
 
 def resume(name: str | None, *, root: str = "studies", address: str | None = None,
@@ -305,7 +308,7 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
     same MLflow run; the Optuna study continues from all finished trials; the budget counts the
     time already spent; the MLflow parent run is the same.
     """
-    from study.budget import spent_seconds
+    from study.budget import begin_session, spent_seconds
     from study.folders import ensure_writable
     from study.state import read_record, saved_spec, update_record
     from study.ui import find_study
@@ -327,9 +330,10 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
         opts = replace(opts, status_every_s=status_every_s)
     _check_options(opts)
     spec = saved_spec(study_dir, record)
+    spent = spent_seconds(study_dir)
+    clock = begin_session(study_dir, spec.budget.time_s)  # this session counts from here
     _check_data(spec)
     _check_space(spec, study_dir, opts)
-    spent = spent_seconds(study_dir)
     if spent >= spec.budget.time_s:
         from study.console import say
 
@@ -338,7 +342,7 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, record.get("tracking_uri"))
     started_ray = _init_ray(opts)
     update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
-    return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, parent_run_id=record.get("parent_run_id"),
+    return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, clock, parent_run_id=record.get("parent_run_id"),
                 phase=record.get("phase", "starting"), started_ray=started_ray)
 
 
@@ -407,20 +411,18 @@ def _check_mlflow(opts: LaunchOptions, spec: Any, study_dir: Path, saved_uri: st
 
 
 def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: str | None, experiment_id: str | None,
-         *, parent_run_id: str | None, phase: str = "starting", started_ray: bool = False) -> dict[str, Any]:
+         clock: Any, *, parent_run_id: str | None, phase: str = "starting", started_ray: bool = False) -> dict[str, Any]:
     """The phases of a study from ``phase`` on, in this session; shared by launch and resume."""
-    from study.budget import begin_session
     from study.console import say
     from study.interrupt import StudyInterrupted, graceful_stop
     from study.space import describe, to_trial_config
     from study.state import update_record
 
-    clock = begin_session(study_dir, spec.budget.time_s)
     update_record(study_dir, driver={"host": socket.gethostname(), "pid": os.getpid()})
     resumed = parent_run_id is not None or phase != "starting"
     verb = "resuming" if resumed else "study"
     say(f"{verb} {spec.name!r} in {study_dir}/ — budget {spec.budget.time_s:.0f} s"
-        + (f" ({clock.spent():.0f} s spent before)" if resumed else "") + f", seed {spec.seed}")
+        + (f" ({clock.spent_before():.0f} s spent before)" if resumed else "") + f", seed {spec.seed}")
     if not resumed:
         say("search space:\n" + describe(spec))
     base = to_trial_config(spec, {})

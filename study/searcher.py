@@ -14,6 +14,7 @@ Two fixes over the stock searcher:
 
 from __future__ import annotations
 
+import json
 import logging
 import statistics
 import time
@@ -31,6 +32,10 @@ __all__ = ["SEED_KEY", "SeedProtectingASHA", "SpaceFunction", "StudySearch"]
 SEED_KEY = "seed_recipe"  # in a trial's config: which book recipe this seed trial is
 
 log = logging.getLogger("study")
+
+
+def _point_key(point: Any) -> str:
+    return json.dumps(point, sort_keys=True, default=str)
 
 
 class SpaceFunction:
@@ -64,7 +69,8 @@ class StudySearch(OptunaSearch):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.seed_labels = list(seed_labels or [])  # labels of points_to_evaluate, in order
-        self._suggested = 0
+        points = kwargs.get("points_to_evaluate") or []
+        self._seed_by_point = {_point_key(p): label for p, label in zip(points, self.seed_labels)}
         # time.time() after which no trial may still be running; a Deadline on the study's clock
         # (study.budget) stays right when Tuner.restore brings this searcher back in a later session
         self.deadline = deadline
@@ -82,10 +88,9 @@ class StudySearch(OptunaSearch):
 
     def suggest(self, trial_id: str) -> dict | str | None:
         config = super().suggest(trial_id)
-        if isinstance(config, dict) and self._suggested < len(self.seed_labels):
-            # Enqueued points come out first and in order: these are the book's recipes.
-            config[SEED_KEY] = self.seed_labels[self._suggested]
-            self._suggested += 1
+        label = self._seed_label(trial_id) if isinstance(config, dict) else None
+        if label is not None:
+            config[SEED_KEY] = label  # one of the book's recipes (an enqueued point)
             return config
         if not isinstance(config, dict) or self.deadline is None or "trial" not in config:
             return config
@@ -106,6 +111,41 @@ class StudySearch(OptunaSearch):
             return Searcher.FINISHED
         return None
 
+    def _seed_label(self, trial_id: str) -> str | None:
+        """The book recipe this trial runs, if Optuna gave it an enqueued point (its ``fixed_params``)."""
+        import optuna
+
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None or not self._seed_by_point:
+            return None
+        for t in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if t.number == ot_trial.number:
+                fixed = t.system_attrs.get("fixed_params")
+                return self._seed_by_point.get(_point_key(fixed)) if fixed else None
+        return None
+
+    # -- resume -----------------------------------------------------------------------------------
+    def restore(self, checkpoint_path: str) -> None:
+        """Tuner.restore in a later session: also settle the trials the driver lost when it died.
+
+        A trial asked of Optuna after the searcher's last save is RUNNING in the storage but unknown
+        to this (restored) searcher and to Tune: it is told FAIL, and if it was one of the book's
+        recipes, the recipe is enqueued again so that the study still runs every baseline.
+        """
+        super().restore(checkpoint_path)
+        import optuna
+
+        known = {t.number for t in self._ot_trials.values()}
+        for t in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if t.number in known:
+                continue
+            self._ot_study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            fixed = t.system_attrs.get("fixed_params")
+            if fixed:
+                self._ot_study.enqueue_trial(fixed)
+            self.say(f"search: Optuna trial {t.number} was lost with the driver (started after its last save); "
+                     + ("its recipe runs again" if fixed else "recorded as FAIL"))
+
     def _skip(self, trial_id: str, reason: str) -> None:
         import optuna
 
@@ -124,7 +164,12 @@ class StudySearch(OptunaSearch):
         if result and not error and result.get(FINISHED_KEY):
             if "time_total_s" in result and result.get("cost"):
                 self.seconds_per_cost.append(float(result["time_total_s"]) / float(result["cost"]))
-            return super().on_trial_complete(trial_id, result, error)
+            try:
+                return super().on_trial_complete(trial_id, result, error)
+            except (RuntimeError, ValueError) as e:  # told already, by a session that ended before saving this searcher
+                log.warning("optuna: trial %s was already recorded: %s", trial_id, e)
+                self._completed_trials.add(trial_id)
+                return None
         import optuna
 
         ot_trial = self._ot_trials[trial_id]
