@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, replace
@@ -26,7 +25,7 @@ from typing import Any
 
 from study.errors import UsageError
 
-__all__ = ["LaunchOptions", "launch", "resume", "seed_points"]
+__all__ = ["LaunchOptions", "launch", "resume"]
 
 log = logging.getLogger("study")
 
@@ -52,62 +51,6 @@ class LaunchOptions:
     status_every_s: float = 10.0
     trainable: str = "study.tune_trainable:train_trial"  # "module:function" run by each trial (benchmarks swap it)
     inject_fault: dict[str, Any] | None = None  # fault tests only: {"kill_after_epoch": N, "marker": path, "delay_s": s}
-
-
-# ------------------------------------------------------------------------------------------------
-# Seed trials: the book's recipes expressed in the study's parameters
-# ------------------------------------------------------------------------------------------------
-
-
-def _fits(param: Any, value: Any) -> bool:
-    if param.kind == "choice":
-        return value in param.choices
-    return param.low <= value <= param.high
-
-
-def seed_points(spec: Any, base: Any) -> list[tuple[str, dict[str, Any]]]:
-    """``(label, params)`` for the book's recipes, restricted to what the space can express.
-
-    The baseline turns every technique off (no normalization, mixup, smoothing, progressive
-    resizing or TTA) at the base config's learning rate and size; each further recipe adds one
-    technique, as chapter 7 does.
-    """
-    params = {p.name: p for p in spec.params}
-    norm = "dataset" if "normalize" in params and "dataset" in params["normalize"].choices else "imagenet"
-    off = {"normalize": "none", "mixup": False, "mixup_alpha": 0.0, "label_smoothing": 0.0, "progressive": False, "tta_n": 0,
-           "lr": base.lr, "size": base.size}
-    recipes = [
-        ("baseline", {}),
-        ("normalized", {"normalize": norm}),
-        ("progressive", {"normalize": norm, "progressive": True, "resize_mode": "fine_tune", "resize_frac": 0.6,
-                         "resize_start_scale": 0.5}),
-        ("progressive-tta", {"normalize": norm, "progressive": True, "resize_mode": "fine_tune", "resize_frac": 0.6,
-                             "resize_start_scale": 0.5, "tta_n": 4, "tta_beta": 0.25}),
-        ("mixup", {"normalize": norm, "mixup": True, "mixup_alpha": 0.4}),
-        ("label-smoothing", {"normalize": norm, "label_smoothing": 0.1}),
-    ]
-    out, seen = [], set()
-    for label, changes in recipes:
-        point = {}
-        for k, v in {**off, **changes}.items():
-            if k not in params:
-                continue
-            if _fits(params[k], v):
-                point[k] = v
-            elif k in off and _fits(params[k], off[k]):
-                point[k] = off[k]  # the recipe's value is outside the space: that technique stays off
-        if "mixup" in point and not point["mixup"]:
-            point.pop("mixup_alpha", None)
-        if not point.get("progressive"):
-            for k in ("resize_mode", "resize_frac", "resize_start_scale"):
-                point.pop(k, None)
-        if not point.get("tta_n"):
-            point.pop("tta_beta", None)
-        key = json.dumps(point, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            out.append((label, point))
-    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -447,6 +390,7 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
                 prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
                         label_noise=base.label_noise)
 
+                from study.report import print_summary, summarize
                 from study.runner import Runtime, SearchOutcome, run_confirmations, run_search
 
                 rt = Runtime(
@@ -465,10 +409,10 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
                 else:
                     search = SearchOutcome.load(study_dir / "search.json")
                 confirm = run_confirmations(spec, search, rt, baseline=search.baseline_params)
-                summary = _summary(spec, search, confirm, study_dir, uri, clock)
+                summary = summarize(spec, search, confirm, study_dir, uri, clock)
                 _write_json(study_dir / "summary.json", summary)
                 update_record(study_dir, phase="done")
-                _print_summary(summary, say)
+                print_summary(summary, say)
                 return summary
             except KeyboardInterrupt:
                 raise StudyInterrupted from None
@@ -560,61 +504,3 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
     tmp.replace(path)
-
-
-def _summary(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | None, clock: Any) -> dict[str, Any]:
-    best = search.best
-    base_cfg = search.base_config
-    diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
-    out: dict[str, Any] = {
-        "study": spec.name,
-        "folder": str(study_dir),
-        "wall_seconds": clock.spent(),
-        "budget_seconds": spec.budget.time_s,
-        "counts": search.counts,
-        "skipped_for_budget": search.skipped,
-        "best_trial": None if best is None else {
-            "name": best.name, "objective": best.objective, "changes_from_base": diff, "params": best.params,
-            "metrics": {k: best.result.get(k) for k in ("accuracy", "accuracy_tta", "top5", "train_seconds", "infer_ms_per_image")},
-        },
-        "baseline_trial": None if search.baseline is None else {"name": search.baseline.name, "objective": search.baseline.objective},
-        "pareto_front": search.pareto,
-        "confirmation": confirm,
-        "tracking_uri": uri,
-        "optuna_storage": search.optuna_url,
-    }
-    return out
-
-
-def _print_summary(s: dict[str, Any], say: Any) -> None:
-    say("")
-    say(f"== study {s['study']} done in {s['wall_seconds']:.0f} s (budget {s['budget_seconds']:.0f} s) ==")
-    c = s["counts"]
-    say(f"trials: {c.get('finished', 0)} finished, {c.get('pruned', 0)} pruned, {c.get('budget', 0)} stopped by the budget, "
-        f"{c.get('failed', 0)} failed, {s['skipped_for_budget']} not started (would not have fit)")
-    best = s["best_trial"]
-    if best is None:
-        say("no trial finished: give the study more time (--time-budget) or a smaller base config")
-    else:
-        say(f"best trial {best['name']}: objective {best['objective']:.4f}")
-        for k, v in best["changes_from_base"].items():
-            say(f"    {k} = {v!r}")
-        base = s["baseline_trial"]
-        if base and base["objective"] is not None:
-            say(f"book baseline ({base['name']}): {base['objective']:.4f}  -> {best['objective'] - base['objective']:+.4f}")
-    if s["pareto_front"]:
-        say("Pareto front (accuracy vs cost):")
-        for p in s["pareto_front"]:
-            say("    " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.items()))
-    conf = s["confirmation"]
-    if conf and conf.get("verdict"):
-        say("confirmation: " + conf["verdict"])
-    elif conf and conf.get("note"):
-        say("confirmation: " + conf["note"])
-    say("")
-    if s["tracking_uri"]:
-        root = Path(s["folder"]).parent
-        where = "" if root == Path("studies") else f" --root {root}"
-        say(f"open the records:  study ui {s['study']}{where}   (MLflow at {s['tracking_uri']})")
-    say(f"optuna dashboard:  optuna-dashboard {s['optuna_storage']}")
-    say(f"summary:           {s['folder']}/summary.json")

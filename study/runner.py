@@ -171,7 +171,7 @@ def run_search(spec: Any, rt: Runtime) -> SearchOutcome:
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
 
-    from study.launch import seed_points
+    from study.seeds import seed_points
     from study.searcher import SeedProtectingASHA, SpaceFunction, StudySearch
     from study.space import to_trial_config
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from study.launch import seed_points
+from study.seeds import seed_points
 from study.space import default_spec, spec_from_dict, to_trial_config
 
 

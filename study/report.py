@@ -1,0 +1,66 @@
+"""The study's answer: ``summary.json`` and what the terminal shows at the end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["print_summary", "summarize"]
+
+
+def summarize(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | None, clock: Any) -> dict[str, Any]:
+    best = search.best
+    base_cfg = search.base_config
+    diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
+    out: dict[str, Any] = {
+        "study": spec.name,
+        "folder": str(study_dir),
+        "wall_seconds": clock.spent(),
+        "budget_seconds": spec.budget.time_s,
+        "counts": search.counts,
+        "skipped_for_budget": search.skipped,
+        "best_trial": None if best is None else {
+            "name": best.name, "objective": best.objective, "changes_from_base": diff, "params": best.params,
+            "metrics": {k: best.result.get(k) for k in ("accuracy", "accuracy_tta", "top5", "train_seconds", "infer_ms_per_image")},
+        },
+        "baseline_trial": None if search.baseline is None else {"name": search.baseline.name, "objective": search.baseline.objective},
+        "pareto_front": search.pareto,
+        "confirmation": confirm,
+        "tracking_uri": uri,
+        "optuna_storage": search.optuna_url,
+    }
+    return out
+
+
+def print_summary(s: dict[str, Any], say: Any) -> None:
+    say("")
+    say(f"== study {s['study']} done in {s['wall_seconds']:.0f} s (budget {s['budget_seconds']:.0f} s) ==")
+    c = s["counts"]
+    say(f"trials: {c.get('finished', 0)} finished, {c.get('pruned', 0)} pruned, {c.get('budget', 0)} stopped by the budget, "
+        f"{c.get('failed', 0)} failed, {s['skipped_for_budget']} not started (would not have fit)")
+    best = s["best_trial"]
+    if best is None:
+        say("no trial finished: give the study more time (--time-budget) or a smaller base config")
+    else:
+        say(f"best trial {best['name']}: objective {best['objective']:.4f}")
+        for k, v in best["changes_from_base"].items():
+            say(f"    {k} = {v!r}")
+        base = s["baseline_trial"]
+        if base and base["objective"] is not None:
+            say(f"book baseline ({base['name']}): {base['objective']:.4f}  -> {best['objective'] - base['objective']:+.4f}")
+    if s["pareto_front"]:
+        say("Pareto front (accuracy vs cost):")
+        for p in s["pareto_front"]:
+            say("    " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.items()))
+    conf = s["confirmation"]
+    if conf and conf.get("verdict"):
+        say("confirmation: " + conf["verdict"])
+    elif conf and conf.get("note"):
+        say("confirmation: " + conf["note"])
+    say("")
+    if s["tracking_uri"]:
+        root = Path(s["folder"]).parent
+        where = "" if root == Path("studies") else f" --root {root}"
+        say(f"open the records:  study ui {s['study']}{where}   (MLflow at {s['tracking_uri']})")
+    say(f"optuna dashboard:  optuna-dashboard {s['optuna_storage']}")
+    say(f"summary:           {s['folder']}/summary.json")
