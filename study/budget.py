@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from study.folders import write_json
+
 __all__ = ["BudgetClock", "Deadline", "SAVE_EVERY_S", "begin_session", "spent_seconds"]
 
 FILENAME = "budget.json"
@@ -33,13 +35,6 @@ def _read(path: str) -> dict[str, float]:
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
     return {k: float(data[k]) for k in ("session_started", "spent_before", "spent_s")}
-
-
-def _write(path: str, data: dict[str, float]) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
 
 
 def spent_seconds(study_dir: Path) -> float:
@@ -81,7 +76,7 @@ class BudgetClock:
     def save(self) -> None:
         """Record the time spent so far (the driver calls this every few seconds and at exit)."""
         session_started, spent_before = self._session()
-        _write(self.path, {"session_started": session_started, "spent_before": spent_before,
+        write_json(Path(self.path), {"session_started": session_started, "spent_before": spent_before,
                            "spent_s": time.time() - session_started + spent_before})
 
 
@@ -100,5 +95,5 @@ def begin_session(study_dir: Path, total_s: float, *, new_study: bool = False) -
     """Start counting a new session from now, on top of what earlier sessions spent (none for a new study)."""
     path = str(Path(study_dir) / FILENAME)
     spent = 0.0 if new_study else spent_seconds(Path(study_dir))
-    _write(path, {"session_started": time.time(), "spent_before": spent, "spent_s": spent})
+    write_json(Path(path), {"session_started": time.time(), "spent_before": spent, "spent_s": spent})
     return BudgetClock(path, float(total_s))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from study.errors import UsageError
 
-__all__ = ["checkpoint_bytes", "ensure_free_space", "ensure_writable"]
+__all__ = ["checkpoint_bytes", "ensure_free_space", "ensure_writable", "write_json"]
 
 
 def ensure_writable(folder: Path, what: str, fix: str) -> Path:
@@ -48,3 +49,12 @@ def checkpoint_bytes(model: str) -> int:
     with torch.device("meta"):
         n = sum(p.numel() for p in build_model(model, n_out=1000).parameters())
     return n * 4 * 3
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON so that readers see the old file or the new one, never half of one."""
+    import json
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)

@@ -12,7 +12,6 @@ Phases (all inside one wall-clock budget):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -390,6 +389,7 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
                 prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
                         label_noise=base.label_noise)
 
+                from study.folders import write_json
                 from study.report import print_summary, summarize
                 from study.runner import Runtime, SearchOutcome, run_confirmations, run_search
 
@@ -410,7 +410,7 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
                     search = SearchOutcome.load(study_dir / "search.json")
                 confirm = run_confirmations(spec, search, rt, baseline=search.baseline_params)
                 summary = summarize(spec, search, confirm, study_dir, uri, clock)
-                _write_json(study_dir / "summary.json", summary)
+                write_json(study_dir / "summary.json", summary)
                 update_record(study_dir, phase="done")
                 print_summary(summary, say)
                 return summary
@@ -498,9 +498,3 @@ def _settle_optuna(optuna_url: str, name: str) -> None:
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         state = optuna.trial.TrialState.PRUNED if t.intermediate_values else optuna.trial.TrialState.FAIL
         study.tell(t.number, state=state)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)

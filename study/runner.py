@@ -68,9 +68,9 @@ class SearchOutcome:
     pareto: list[dict[str, Any]] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1, default=str) + "\n")
-        tmp.replace(path)
+        from study.folders import write_json
+
+        write_json(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> "SearchOutcome":

@@ -15,18 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import UsageError
+from study.folders import write_json
 
 __all__ = ["PHASES", "read_record", "saved_spec", "save_new_study", "update_record"]
 
 PHASES = ("starting", "search", "confirm", "done")
 RECORD = "study.json"
 STUDY_FILE = "study.toml"
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
 
 
 def read_record(study_dir: Path) -> dict[str, Any]:
@@ -42,7 +37,7 @@ def read_record(study_dir: Path) -> dict[str, Any]:
 
 def update_record(study_dir: Path, **changes: Any) -> dict[str, Any]:
     data = {**read_record(study_dir), **changes}
-    _write_json(study_dir / RECORD, data)
+    write_json(study_dir / RECORD, data)
     return data
 
 
@@ -51,7 +46,7 @@ def save_new_study(study_dir: Path, spec: Any, study_text: str, record: dict[str
     (study_dir / STUDY_FILE).write_text(study_text, encoding="utf-8")
     source = Path(spec.source)
     b = spec.budget
-    _write_json(study_dir / RECORD, {
+    write_json(study_dir / RECORD, {
         **record,
         "name": spec.name,
         "phase": "starting",

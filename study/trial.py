@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from study.errors import UsageError
-from study.folders import ensure_writable
+from study.folders import ensure_writable, write_json
 
 __all__ = ["run"]
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def run(config: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
@@ -38,7 +32,7 @@ def run(config: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     except DataError as e:
         raise UsageError(str(e)) from None
     ensure_writable(out, "output folder", "choose another with --out")
-    _write_json(out / "config.json", config.to_dict())
+    write_json(out / "config.json", config.to_dict())
     table = EpochTable()
     epochs_file = out / "epochs.jsonl"
     seen = set()
@@ -58,5 +52,5 @@ def run(config: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
         raise UsageError(str(e)) from None
     record = result.to_dict()
     record["wall_seconds"] = time.time() - started
-    _write_json(out / "result.json", record)
+    write_json(out / "result.json", record)
     return record
