@@ -102,7 +102,8 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
     mlflow_on, scheduler = CASES[case]
     t0 = time.perf_counter()
     import study.runner as runner
-    from study.launch import LaunchOptions, _init_ray, launch, quiet_ray
+    from study.cluster import init_ray, quiet_ray
+    from study.launch import LaunchOptions, launch
 
     t_imports = time.perf_counter() - t0
     spec = study_file(folder / "spec", data, name=f"bench-{case}", trials=trials, epochs=epochs, scheduler=scheduler)
@@ -112,7 +113,7 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
     # Ray is started here, as launch would (it joins a running Ray), so that its start is timed apart.
     quiet_ray()
     t1 = time.perf_counter()
-    _init_ray(opts)
+    init_ray(opts)
     t_ray = time.perf_counter() - t1
 
     # run_search is timed by wrapping it (launch imports it from study.runner when it calls it).

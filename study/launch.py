@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from study.cluster import init_ray, quiet_ray, resources
 from study.errors import UsageError
 
 __all__ = ["LaunchOptions", "launch", "resume"]
@@ -126,88 +127,9 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _resources(opts: LaunchOptions, cluster: dict[str, float]) -> tuple[float, float, int]:
-    """(cpus per trial, gpus per trial, concurrent trials) for this cluster."""
-    cpus = cluster.get("CPU", 1.0)
-    gpus = cluster.get("GPU", 0.0)
-    gpt = opts.gpus_per_trial if opts.gpus_per_trial is not None else (1.0 if gpus >= 1 else 0.0)
-    if gpt > gpus:
-        raise UsageError(f"--gpus-per-trial {gpt} but the Ray cluster has {gpus:g} GPUs; lower it or add GPUs")
-    if gpt > 0:
-        slots = int(gpus // gpt)
-        cpt = opts.cpus_per_trial if opts.cpus_per_trial is not None else max(1.0, float(int(cpus // max(slots, 1))))
-    else:
-        cpt = opts.cpus_per_trial if opts.cpus_per_trial is not None else 1.0
-        slots = int(cpus // cpt)
-    if cpt > cpus:
-        raise UsageError(f"--cpus-per-trial {cpt:g} but the Ray cluster has {cpus:g} CPUs; lower it")
-    return cpt, gpt, max(1, min(slots, int(cpus // cpt)))
-
-
-def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    """Fail fast on an address nothing answers at (``ray.init`` would wait for minutes)."""
-    if address in ("auto", "local"):
-        return
-    hostport = address.split("://", 1)[-1].rstrip("/")
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit():
-        raise UsageError(f"--address {address!r} is not HOST:PORT (or ray://HOST:PORT, or auto)")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
-    except OSError as e:
-        raise UsageError(f"nothing answers at --address {address!r} ({e.strerror or e}); start the cluster "
-                         f"(`ray start --head --port {port}`) or fix the address") from None
-
-
-def _init_ray(opts: LaunchOptions) -> bool:
-    """Start or join Ray; returns True if this call started it (and must shut it down)."""
-    if opts.address:
-        # Clusters started with `ray start` (Ray >= 2.59) require the auth token, which the client
-        # sends only in token mode (read when ray is imported): use it when this machine has one,
-        # unless the user chose a mode.
-        _check_reachable(opts.address)
-        if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").exists():
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
-    import ray
-
-    if ray.is_initialized():
-        return False
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
-    if opts.address:
-        try:
-            ray.init(address=opts.address, **kwargs)
-        except (ConnectionError, RuntimeError) as e:
-            ray.shutdown()
-            raise UsageError(f"cannot join the Ray cluster at --address {opts.address!r} ({e}); check that it runs "
-                             f"(`ray status --address {opts.address}`) and that this machine has the cluster's auth "
-                             f"token (~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
-        return True
-    ray.init(num_cpus=opts.cpus, num_gpus=opts.gpus, **kwargs)
-    return True
-
-
 # ------------------------------------------------------------------------------------------------
 # The launch
 # ------------------------------------------------------------------------------------------------
-
-
-def quiet_ray() -> None:
-    """Keep Ray Tune's own tables and warnings out of the study's terminal output.
-
-    The study prints its own progress (``study.monitor``); Tune's per-trial CSV/JSON/TensorBoard
-    loggers are off (MLflow is the record) and so are the warnings that their absence causes.
-    """
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    # With several objectives, the cost metrics (train_seconds, infer_ms_per_image) exist only in a
-    # trial's final report; per-epoch reports would fail Tune's check that every result has them.
-    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
-    for name in ("ray.tune", "ray.train", "ray.air"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def launch(opts: LaunchOptions) -> dict[str, Any]:
@@ -225,7 +147,7 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
     _check_space(spec, study_dir, opts)
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
-    started_ray = _init_ray(opts)  # a cluster that cannot be joined is a usage error: nothing recorded yet
+    started_ray = init_ray(opts)  # a cluster that cannot be joined is a usage error: nothing recorded yet
     from study.state import save_new_study
 
     try:
@@ -282,7 +204,7 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
         say(f"study {spec.name!r} has spent its whole budget ({spent:.0f} of {spec.budget.time_s:.0f} s); "
             "finishing its records without new trials")
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, record.get("tracking_uri"))
-    started_ray = _init_ray(opts)
+    started_ray = init_ray(opts)
     update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
     return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, clock, parent_run_id=record.get("parent_run_id"),
                 phase=record.get("phase", "starting"), started_ray=started_ray)
@@ -317,7 +239,7 @@ def _check_space(spec: Any, study_dir: Path, opts: LaunchOptions) -> None:
 
         local = {"CPU": float(opts.cpus or os.cpu_count() or 1),
                  "GPU": float(opts.gpus if opts.gpus is not None else torch.cuda.device_count())}
-        slots = _resources(opts, local)[2]
+        slots = resources(opts, local)[2]
 
     models = {spec.base.get("model", "xresnet18")}
     searched = spec.param("model")
@@ -375,7 +297,7 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
                 import ray
 
                 cluster = ray.cluster_resources()
-                cpt, gpt, slots = _resources(opts, cluster)
+                cpt, gpt, slots = resources(opts, cluster)
                 say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
                     f"{cpt:g} CPU + {gpt:g} GPU each")
                 if uri is not None:
