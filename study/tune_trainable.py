@@ -12,10 +12,12 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["train_trial", "open_trial_run", "report_final", "run_id_of", "FINISHED_KEY", "RUN_ID_KEY", "OBJECTIVE_KEY"]
+__all__ = ["train_trial", "open_trial_run", "report_final", "run_id_of", "deadline_check", "FINISHED_KEY", "RUN_ID_KEY",
+           "OBJECTIVE_KEY"]
 
 FINISHED_KEY = "xs_finished"  # True only in the final report of a trial that ran to its end
 RUN_ID_KEY = "xs_run_id"  # the trial's MLflow run id (driver closes it with the true status)
@@ -47,6 +49,26 @@ def _maybe_inject_fault(fault: dict[str, Any] | None, epoch: int) -> None:
         return
     marker.write_text(str(os.getpid()))
     threading.Timer(float(fault.get("delay_s", 0.3)), os.kill, (os.getpid(), signal.SIGKILL)).start()
+
+
+def deadline_check(xs: dict[str, Any]) -> Callable[[], bool] | None:
+    """True once the phase's deadline has passed: the trial stops itself there, mid-epoch.
+
+    Tune's stopper alone would wait for the trial's next report (the end of an epoch, minutes on
+    a real data set) before the stop reaches it. The deadline is on the study's clock
+    (``budget.json`` in the study folder), read when the trial starts, so a resumed study's
+    trials stop at the resumed deadline. Without the study folder (a node that does not share it),
+    None: Tune's stopper ends the trial at its next report.
+    """
+    if not xs.get("deadline"):
+        return None
+    from study.budget import Deadline
+
+    try:
+        at = Deadline.from_dict(xs["deadline"]).time()
+    except (OSError, ValueError, KeyError):
+        return None
+    return lambda: time.time() >= at
 
 
 def open_trial_run(xs: dict[str, Any], job: dict[str, Any], cfg: Any, searched: dict[str, Any], ctx: Any) -> Any:
@@ -98,7 +120,8 @@ def report_final(result: Any, cfg: Any, run: Any, held: dict[str, Any], last_epo
     last = held.get("metrics") or (result.history[-1] if result.history else {})
     tune.report(
         {**last, **final, "epoch": last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, RUN_ID_KEY: run_id_of(run),
-         "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "")},  # the GPU(s) Ray gave this trial
+         "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU(s) Ray gave this trial
+         "device": str(getattr(result, "device", ""))},  # where it trained (cuda, cpu, mps)
         checkpoint=held.get("checkpoint"),
     )
 
@@ -109,7 +132,7 @@ def train_trial(config: dict[str, Any]) -> None:
 
     from trainable.checkpoint import latest_checkpoint, load_checkpoint
     from trainable.config import TrialConfig
-    from trainable.train import run_trial
+    from trainable.train import TrialStopped, run_trial
 
     xs = config["xs"]
     job = config.get("job") or {}  # confirmation runs: {"label", "trial", "confirms"}
@@ -146,7 +169,10 @@ def train_trial(config: dict[str, Any]) -> None:
             tune.report(report, checkpoint=checkpoint)
             _maybe_inject_fault(xs.get("fault"), metrics["epoch"])
 
-        result = run_trial(cfg, on_epoch=on_epoch, checkpoint_dir=work)
+        try:
+            result = run_trial(cfg, on_epoch=on_epoch, checkpoint_dir=work, should_stop=deadline_check(xs))
+        except TrialStopped:
+            return  # the phase's deadline passed: the driver records the trial as stopped by the budget
         report_final(result, cfg, run, held, last_epoch)
     finally:
         shutil.rmtree(work, ignore_errors=True)
