@@ -27,11 +27,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from study.tune_trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir, open_trial_run, report_final, run_id_of
+from study.tune_trainable import (FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY, _report_dir, deadline_check, open_trial_run,
+                                  report_final, run_id_of)
 
-__all__ = ["WORK_S", "sleep_trial"]
+__all__ = ["LONG_WORK_S", "WORK_S", "long_trial", "sleep_trial"]
 
 WORK_S = 0.5  # s of "training" per trial, spread evenly over its epochs
+LONG_WORK_S = 600.0  # long_trial's: epochs far longer than a test's budget (deadline tests)
 
 
 @dataclass
@@ -89,6 +91,25 @@ def _save(work: Path, epoch: int, history: list[dict[str, Any]]) -> Path:
 
 def sleep_trial(config: dict[str, Any]) -> None:
     """Tune function trainable with ``train_trial``'s inputs and reports; sleeps instead of training."""
+    _sleep_trial(config, WORK_S)
+
+
+def long_trial(config: dict[str, Any]) -> None:
+    """``sleep_trial`` with epochs of minutes: only a deadline ends it (it stops mid-epoch, as train_trial)."""
+    _sleep_trial(config, LONG_WORK_S)
+
+
+def _pause(seconds: float, should_stop: Any) -> bool:
+    """Sleep ``seconds`` in slices, asking ``should_stop`` between them (train_trial asks per batch); True if stopped."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        if should_stop is not None and should_stop():
+            return True
+        time.sleep(min(left, 0.05))
+    return should_stop is not None and should_stop()
+
+
+def _sleep_trial(config: dict[str, Any], work_s: float) -> None:
     from ray import tune
 
     from trainable.config import TrialConfig
@@ -99,7 +120,6 @@ def sleep_trial(config: dict[str, Any]) -> None:
     searched = {k: v for k, v in config.items() if k not in ("trial", "xs", "job")}
     ctx = tune.get_context()
     trial_id = ctx.get_trial_id()
-    work_s = WORK_S
 
     work = Path(tempfile.mkdtemp(prefix=f"xs-{trial_id}-"))
     try:
@@ -119,8 +139,10 @@ def sleep_trial(config: dict[str, Any]) -> None:
         last_epoch = epochs - 1
         quality = _quality(job.get("trial") or config["trial"])
         held: dict[str, Any] = {}
+        should_stop = deadline_check(xs)
         for epoch in range(len(history), epochs):
-            time.sleep(work_s / epochs)  # the "training" of this epoch
+            if _pause(work_s / epochs, should_stop):  # the "training" of this epoch
+                return  # as train_trial at its deadline
             accuracy = quality * (epoch + 1) / epochs
             metrics = {
                 "epoch": epoch, "size": cfg.size, "train_loss": 2.0 - accuracy, "valid_loss": 2.1 - accuracy,

@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from study.folders import write_json
 
@@ -89,6 +90,14 @@ class Deadline:
 
     def time(self) -> float:
         return self.clock.started() + self.at_s
+
+    def to_dict(self) -> dict[str, float | str]:
+        """Plain values, for a trial's config (the trial stops itself at this deadline)."""
+        return {"budget_file": self.clock.path, "total_s": self.clock.total_s, "at_s": self.at_s}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Deadline":
+        return cls(BudgetClock(str(d["budget_file"]), float(d["total_s"])), float(d["at_s"]))
 
 
 def begin_session(study_dir: Path, total_s: float, *, new_study: bool = False) -> BudgetClock:

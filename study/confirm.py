@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-__all__ = ["ConfigSummary", "Verdict", "summarize", "verdict", "top_configs"]
+__all__ = ["ConfigSummary", "CostModel", "Verdict", "runs_that_fit", "summarize", "verdict", "top_configs"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +101,55 @@ def top_configs(outcomes: Iterable[Any], k: int) -> list[Any]:
         if len(out) == k:
             break
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# What fits in the time left
+# ------------------------------------------------------------------------------------------------
+
+ACTOR_START_S = 3.0  # a new Tune phase starts new worker processes (Ray + imports), measured ~3 s on 2 CPUs
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds of a trial from its cost (epochs × size²), from what the search's trials took.
+
+    ``seconds_per_cost``: median of ``time_total_s / cost`` over finished trials. ``startup_s``:
+    what the first trial of a worker process took beyond that (importing torch, starting CUDA,
+    loading the data), median over processes, plus :data:`ACTOR_START_S`. A new phase pays it once
+    per slot.
+    """
+
+    seconds_per_cost: float
+    startup_s: float
+
+    def seconds(self, cost: float) -> float:
+        return self.seconds_per_cost * cost
+
+    @classmethod
+    def from_outcomes(cls, outcomes: Iterable[Any]) -> "CostModel | None":
+        done = [o for o in outcomes if o.outcome == "finished" and o.result.get("cost") and o.result.get("time_total_s")]
+        if not done:
+            return None
+        rate = statistics.median(float(o.result["time_total_s"]) / float(o.result["cost"]) for o in done)
+        first: dict[Any, Any] = {}  # worker process -> its first trial (finished ones carry their start)
+        for o in done:
+            start = float(o.result.get("timestamp", 0)) - float(o.result["time_total_s"])
+            pid = o.result.get("pid")
+            if pid is not None and (pid not in first or start < first[pid][0]):
+                first[pid] = (start, o)
+        extra = [max(0.0, float(o.result["time_total_s"]) - rate * float(o.result["cost"])) for _, o in first.values()]
+        return cls(rate, (statistics.median(extra) if extra else 0.0) + ACTOR_START_S)
+
+
+def runs_that_fit(durations: list[float], slots: int, left_s: float, startup_s: float) -> int:
+    """How many of the runs, in order, finish within ``left_s`` on ``slots`` slots (each starting after ``startup_s``)."""
+    free = [startup_s] * max(slots, 1)
+    n = 0
+    for d in durations:
+        i = min(range(len(free)), key=free.__getitem__)
+        if free[i] + d > left_s:
+            break
+        free[i] += d
+        n += 1
+    return n

@@ -188,7 +188,7 @@ def run_search(spec: Any, rt: Runtime) -> SearchOutcome:
     modes = [OBJECTIVES[m][1] for m in metrics]
     multi = len(metrics) > 1
     points = seed_points(spec, base)
-    param_space = {"xs": {**rt.common, "kind": "trial"}}
+    param_space = {"xs": {**rt.common, "kind": "trial", "deadline": deadline.to_dict()}}
 
     def build() -> Any:
         say("seed trials (the book's recipes): " + ", ".join(label for label, _ in points))
@@ -278,7 +278,7 @@ def run_confirmations(spec: Any, search: SearchOutcome, rt: Runtime, *, baseline
     """Re-run the top K configurations and the baseline with fresh seeds; compare the means."""
     from ray import tune
 
-    from study.confirm import summarize, top_configs, verdict
+    from study.confirm import CostModel, runs_that_fit, summarize, top_configs, verdict
     from study.space import to_trial_config
 
     say = rt.say
@@ -302,12 +302,28 @@ def run_confirmations(spec: Any, search: SearchOutcome, rt: Runtime, *, baseline
     ]
     end = Deadline(rt.clock, spec.budget.time_s)
     left = end.time() - time.time()
-    if left < 5 and not can_restore(rt, "confirm"):
+    restoring = can_restore(rt, "confirm")  # the interrupted phase goes on with the runs it planned
+    if left < 5 and not restoring:
         return {"note": f"no time left for the {len(jobs)} confirmation runs; raise --time-budget or confirm_share"}
-    param_space = {"job": tune.grid_search(jobs), "xs": {**rt.common, "kind": "confirmation"}}
+    model = None if restoring else CostModel.from_outcomes(search.outcomes.values())
+    if model is not None:  # start only the runs that can finish (the search's trials give the rate)
+        from trainable.config import TrialConfig
+
+        durations = [model.seconds(TrialConfig.from_dict(j["trial"]).cost()) for j in jobs]
+        n = runs_that_fit(durations, rt.slots, left, model.startup_s)
+        need = f"about {min(durations):.0f}-{max(durations):.0f} s each, {model.startup_s:.0f} s to start"
+        if n == 0:
+            say(f"confirm: no confirmation run fits in the {left:.0f} s left ({need}); not starting any")
+            return {"runs": 0, "finished": 0, "note": f"none of the {len(jobs)} confirmation runs would finish in the "
+                    f"{left:.0f} s left ({need}); raise --time-budget or confirm_share"}
+        if n < len(jobs):
+            say(f"confirm: {n} of the {len(jobs)} runs fit in the {left:.0f} s left ({need}); the others are not started")
+            jobs = jobs[:n]
+    param_space = {"job": tune.grid_search(jobs), "xs": {**rt.common, "kind": "confirmation", "deadline": end.to_dict()}}
 
     def build() -> Any:
-        say(f"confirm: {len(entries)} configurations × {n_seeds} fresh seeds = {len(jobs)} runs, {left:.0f} s left")
+        seeds = f"{n_seeds} fresh seeds" if len(jobs) == len(entries) * n_seeds else f"up to {n_seeds} fresh seeds"
+        say(f"confirm: {len(entries)} configurations × {seeds} = {len(jobs)} runs, {left:.0f} s left")
         monitor = StudyMonitor(
             started=0.0, budget_s=spec.budget.time_s, deadline=0.0, tracking_uri=rt.tracking_uri, phase="confirm",
             status_every_s=rt.status_every_s, clock=rt.clock, deadline_at=end, journal=rt.journal("confirm"),

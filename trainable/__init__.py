@@ -28,6 +28,7 @@ _EXPORTS = {
     "AugmentParams": "trainable.augment",
     "run_trial": "trainable.train",
     "TrialResult": "trainable.train",
+    "TrialStopped": "trainable.train",
 }
 
 __all__ = sorted(_EXPORTS)

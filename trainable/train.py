@@ -30,9 +30,15 @@ from trainable.optim import build_optimizer, set_hparams
 from trainable.schedules import EpochPlan, epoch_plan, step_hparams
 from trainable.tta import tta_combine
 
-__all__ = ["EpochCallback", "TrialResult", "run_trial", "evaluate", "train_one_epoch", "resolve_device"]
+__all__ = ["EpochCallback", "StopCheck", "TrialResult", "TrialStopped", "run_trial", "evaluate", "train_one_epoch",
+           "resolve_device"]
 
 EpochCallback = Callable[[dict[str, Any], "Path | None"], None]
+StopCheck = Callable[[], bool]  # asked before every batch; True stops the trial (e.g. a deadline passed)
+
+
+class TrialStopped(Exception):
+    """``should_stop`` said so mid-trial; the checkpoints of the epochs already done stand."""
 """Called after every epoch with the epoch's metrics and the checkpoint just written (or None)."""
 
 # Config keys that may differ between a run and its resumption (they do not change the result).
@@ -160,6 +166,7 @@ def train_one_epoch(
     rt: _Runtime,
     *,
     progress: bool = False,
+    should_stop: StopCheck | None = None,
 ) -> dict[str, float]:
     """One epoch over the training split; returns mean train loss, images and seconds."""
     model.train()
@@ -176,6 +183,8 @@ def train_one_epoch(
     n_images = 0
     start = time.perf_counter()
     for step, (x, y) in enumerate(_bar(batches, steps, f"epoch {plan.epoch + 1} train", progress)):
+        if should_stop is not None and should_stop():
+            raise TrialStopped(f"stopped in epoch {plan.epoch + 1}, before batch {step + 1} of {steps}")
         lr, mom = step_hparams(plan, step, steps)
         set_hparams(opt, lr, mom)
         x = rt.prepare_input(augment_batch(x, plan.size, params, aug_gen))
@@ -212,6 +221,7 @@ def _predict(
     augment: torch.Generator | None = None,
     progress: bool = False,
     desc: str = "valid",
+    should_stop: StopCheck | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax probabilities and labels over the validation split.
 
@@ -228,6 +238,8 @@ def _predict(
     params = _augment_params(cfg)
     probs, labels = [], []
     for x, y in _bar(batches, steps, desc, progress):
+        if should_stop is not None and should_stop():
+            raise TrialStopped(f"stopped during {desc}")
         x = augment_batch(x, size, params, augment) if augment is not None else resize_batch(x, size)
         with rt.autocast():
             logits = model(rt.prepare_input(x))
@@ -246,9 +258,10 @@ def _metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     }
 
 
-def evaluate(model: nn.Module, cache: DecodedCache, size: int, cfg: TrialConfig, rt: _Runtime) -> dict[str, float]:
+def evaluate(model: nn.Module, cache: DecodedCache, size: int, cfg: TrialConfig, rt: _Runtime,
+             should_stop: StopCheck | None = None) -> dict[str, float]:
     """Validation loss, accuracy and top-5 accuracy of the plain pass at ``size`` px."""
-    probs, labels = _predict(model, cache, size, cfg, rt)
+    probs, labels = _predict(model, cache, size, cfg, rt, should_stop=should_stop)
     return _metrics(probs, labels)
 
 
@@ -262,10 +275,12 @@ def _timed(rt: _Runtime, fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
-def final_evaluation(model: nn.Module, cache: DecodedCache, cfg: TrialConfig, rt: _Runtime, *, progress: bool) -> dict[str, Any]:
+def final_evaluation(model: nn.Module, cache: DecodedCache, cfg: TrialConfig, rt: _Runtime, *, progress: bool,
+                     should_stop: StopCheck | None = None) -> dict[str, Any]:
     """Plain and TTA accuracy at the final size, with inference time per image of each."""
     size = cfg.final_size
-    (probs, labels), plain_s = _timed(rt, lambda: _predict(model, cache, size, cfg, rt, progress=progress, desc="final"))
+    (probs, labels), plain_s = _timed(rt, lambda: _predict(model, cache, size, cfg, rt, progress=progress, desc="final",
+                                                           should_stop=should_stop))
     out: dict[str, Any] = _metrics(probs, labels)
     n = labels.shape[0]
     out["infer_ms_per_image"] = 1000 * plain_s / n
@@ -279,7 +294,7 @@ def final_evaluation(model: nn.Module, cache: DecodedCache, cfg: TrialConfig, rt
         def tta_passes() -> torch.Tensor:
             passes = [
                 _predict(model, cache, size, cfg, rt, augment=_generator(rt.device, _seed(cfg.seed, "tta", i)),
-                         progress=progress, desc=f"TTA {i + 1}/{cfg.tta_n}")[0]
+                         progress=progress, desc=f"TTA {i + 1}/{cfg.tta_n}", should_stop=should_stop)[0]
                 for i in range(cfg.tta_n)
             ]
             return torch.stack(passes)
@@ -310,12 +325,15 @@ def run_trial(
     checkpoint_dir: str | Path | None = None,
     *,
     progress: bool = False,
+    should_stop: StopCheck | None = None,
 ) -> TrialResult:
     """Train and evaluate one configuration; resume from ``checkpoint_dir`` when it has a checkpoint.
 
     A checkpoint is written there at the end of every epoch. ``on_epoch(metrics, checkpoint)`` is
     called after it (metrics: epoch, train_loss, valid_loss, accuracy, top5, lr, epoch_seconds,
-    images_per_s, size).
+    images_per_s, size). ``should_stop()`` is asked before every batch, of training and of
+    evaluation; when it says True, :class:`TrialStopped` is raised at once (a study's deadline
+    does not wait for the end of an epoch), and the epochs checkpointed so far stand.
     """
     cfg = config
     if cfg.threads > 0:
@@ -365,8 +383,8 @@ def run_trial(
     for plan in plans[start_epoch:]:
         if plan.starts_cycle and plan.cycle.reset_optimizer:
             opt = build_optimizer(model, cfg.weight_decay, fused=fused)
-        train = train_one_epoch(fwd, opt, cache, plan, cfg, rt, progress=progress)
-        valid = evaluate(fwd, cache, plan.size, cfg, rt)
+        train = train_one_epoch(fwd, opt, cache, plan, cfg, rt, progress=progress, should_stop=should_stop)
+        valid = evaluate(fwd, cache, plan.size, cfg, rt, should_stop=should_stop)
         train_seconds += train["seconds"]
         metrics = {
             "epoch": plan.epoch,
@@ -394,7 +412,7 @@ def run_trial(
             on_epoch(dict(metrics), ckpt)
 
     # -- final evaluation (plain and TTA)
-    final = final_evaluation(fwd, cache, cfg, rt, progress=progress)
+    final = final_evaluation(fwd, cache, cfg, rt, progress=progress, should_stop=should_stop)
     return TrialResult(
         config=cfg.to_dict(),
         accuracy=final["accuracy"],

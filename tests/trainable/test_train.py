@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainable.config import ConfigError, TrialConfig
-from trainable.train import run_trial
+from trainable.train import TrialStopped, run_trial
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,37 @@ def test_everything_on_resumes_to_the_same_result(data, tmp_path):
     assert _same_metrics(resumed.history, full.history)
     assert (resumed.accuracy, resumed.accuracy_tta, resumed.valid_loss) == (full.accuracy, full.accuracy_tta, full.valid_loss)
     assert resumed.confusion == full.confusion
+
+
+def test_should_stop_ends_the_trial_mid_epoch_and_keeps_the_done_epochs(data, tmp_path):
+    """A deadline does not wait for the end of an epoch: asked before every batch, in training and
+    in evaluation; the epochs checkpointed before it stand, and a resume continues from them."""
+    cfg = _cfg(data, epochs=3)
+    asked: list[int] = []
+    seen: list[int] = []
+
+    def after_epoch_one_and_two_batches() -> bool:
+        asked.append(len(seen))
+        return len(seen) == 1 and asked.count(1) > 2
+
+    with pytest.raises(TrialStopped, match="epoch 2, before batch 3"):
+        run_trial(cfg, on_epoch=lambda m, c: seen.append(m["epoch"]), checkpoint_dir=tmp_path,
+                  should_stop=after_epoch_one_and_two_batches)
+    assert seen == [0]
+    assert asked.count(0) > num_batches_of(cfg)  # asked in epoch 1's training and its evaluation too
+    resumed = run_trial(cfg, checkpoint_dir=tmp_path)
+    assert resumed.resumed_from_epoch == 0 and [m["epoch"] for m in resumed.history] == [0, 1, 2]
+
+    with pytest.raises(TrialStopped, match="final"):  # the final evaluation asks too
+        run_trial(cfg, checkpoint_dir=tmp_path, should_stop=lambda: True)
+
+
+def num_batches_of(cfg) -> int:
+    from trainable.data import prepare
+    from trainable.data.loader import num_batches
+
+    cache = prepare(cfg.data, cfg.presize, data_dir=Path(cfg.data_dir) if cfg.data_dir else None)
+    return num_batches(cache, "train", cfg.batch_size, drop_last=True)
 
 
 def _same_metrics(a: list[dict], b: list[dict]) -> bool:
