@@ -195,7 +195,9 @@ class StudyMonitor(Callback):
             # the verdict in the trial's own record too, so `study sync` can tell MLflow if it missed it
             record_end(xs["study_dir"], trial_key(xs["launch_id"], trial.trial_id), status, outcome, error)
         run_id = result.get(RUN_ID_KEY)
-        if self.tracking_uri and run_id:
+        # A finished trial closes its own run (its record has the end, for the closing sync if it
+        # could not); the others are closed here with the driver's verdict.
+        if self.tracking_uri and run_id and outcome != "finished":
             from study.tracking import set_run_outcome
 
             try:

@@ -10,13 +10,23 @@ MLflow trouble never stops training: every trial first writes what it logs to it
 study folder (``study.records``); a failed MLflow call only leaves the run behind, and the trial
 catches up after ``RETRY_AFTER_S`` (``push_trial``: what the record has and the run has not).
 Whatever is still missing when the trial ends, ``study sync`` sends later.
+
+MLflow never makes a trial wait either: in a Ray worker (``TrialRun(background=True)``) the calls
+go, in order, through one sender thread per process (:class:`Sender`), which also pays the first
+``import mlflow`` and store set-up (seconds) while the trial trains. A worker that exits flushes
+its sender for a few seconds; what a killed worker had not sent yet is in the record, and the
+driver's closing sync sends it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import copy
 import json
+import logging
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -25,11 +35,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from study.records import TrialRecord, TrialState
-from study.secrets import SECRET_ENV, scrub
+from study.secrets import SECRET_ENV, scrub, secret_values
 
 __all__ = [
     "PushCounts",
     "SECRET_ENV",
+    "Sender",
     "TrackingInfo",
     "TrialRun",
     "check_tracking",
@@ -165,8 +176,8 @@ def log_artifacts(client: Any, run_id: str, artifacts: dict[str, Any]) -> None:
         _log_artifact(client, run_id, name, _artifact_bytes(content))
 
 
-def _param_value(v: Any) -> str:
-    return scrub(v if isinstance(v, str) else json.dumps(v))[:6000]
+def _param_value(v: Any, secrets: list[str] | None = None) -> str:
+    return scrub(v if isinstance(v, str) else json.dumps(v), secrets)[:6000]
 
 
 def _finite(v: Any) -> bool:
@@ -274,6 +285,50 @@ def push_trial(client: Any, run: Any, state: TrialState, end: dict[str, Any] | N
     return counts
 
 
+class Sender:
+    """One thread that runs MLflow calls in the order given, so that the caller never waits on them."""
+
+    FLUSH_AT_EXIT_S = 5.0
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="mlflow-sender", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush, self.FLUSH_AT_EXIT_S)
+        self._queue.put(fn)
+
+    def _loop(self) -> None:
+        while True:
+            fn = self._queue.get()
+            try:
+                fn()
+            except Exception:  # each call handles MLflow trouble itself; anything else must not end the thread
+                logging.getLogger("study").exception("MLflow sender: call failed")
+            finally:
+                self._queue.task_done()
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until everything submitted so far is sent (or given up); False if ``timeout_s`` ran out first."""
+        q = self._queue
+        end = time.monotonic() + timeout_s
+        with q.all_tasks_done:
+            while q.unfinished_tasks:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                q.all_tasks_done.wait(left)
+        return True
+
+
+SENDER = Sender()  # this process's
+
+
 class TrialRun:
     """The MLflow run of one trial, continued (not duplicated) when the trial is retried, and the
     trial's record in the study folder (``record_dir``; in memory only without one).
@@ -283,12 +338,18 @@ class TrialRun:
     (``push_trial``) sends all that is missing. If the run cannot be created at the start, the
     catch-up creates it later (tagged with the same key, under the same parent). ``info=None``:
     only the record.
+
+    ``background=True``: the record is written at once, the MLflow calls go through this process's
+    :data:`SENDER` (the caller never waits; ``run_id`` is "" until the run exists; :meth:`flush`
+    waits). Otherwise each call is made before the method returns.
     """
 
     def __init__(self, info: TrackingInfo | None, trial_key: str, run_name: str, kind: str = "trial",
                  extra_tags: dict[str, str] | None = None, record_dir: Path | None = None,
-                 retry_after_s: float = RETRY_AFTER_S) -> None:
+                 retry_after_s: float = RETRY_AFTER_S, background: bool = False) -> None:
         self.info = info
+        self.background = background
+        self._mutex = threading.Lock()  # the record's state: written by the trial, read by the sender
         self.key = trial_key
         self.retry_after_s = retry_after_s
         self.run_id = ""  # "" until the run exists in MLflow
@@ -298,18 +359,34 @@ class TrialRun:
         self._sent_params: set[str] = set()
         self.logged_steps: set[int] = set()
         self.record = TrialRecord(record_dir, trial_key)
-        self.record.write({"event": "open", "trial_key": trial_key, "run_name": run_name, "kind": kind,
-                           "tags": {k: scrub(str(v)) for k, v in (extra_tags or {}).items()},
-                           "parent_run_id": info.parent_run_id if info else None})
-        self.client = _client(info.uri) if info else None
+        self._write({"event": "open", "trial_key": trial_key, "run_name": run_name, "kind": kind,
+                     "tags": {k: scrub(str(v)) for k, v in (extra_tags or {}).items()},
+                     "parent_run_id": info.parent_run_id if info else None})
+        self.client: Any = None  # made by the first send (in the sender thread when in the background)
         self._send(None, force=True)  # find or create the run; send what earlier attempts recorded
+
+    def _write(self, event: dict[str, Any]) -> None:
+        with self._mutex:
+            self.record.write(event)
+
+    def _state(self) -> TrialState:
+        """The record's state as of now (a copy when the sender reads it while the trial writes)."""
+        if not self.background:
+            return self.record.state
+        with self._mutex:
+            return copy.deepcopy(self.record.state)
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until the calls made so far reached MLflow (or were given up); no-op when not in the background."""
+        return SENDER.flush(timeout_s) if self.background else True
 
     # -- what the trainable calls: record, then send ----------------------------------------------
     def log_params(self, params: dict[str, Any]) -> None:
         state = self.record.state
-        new = {k: v for k, v in ((k, _param_value(v)) for k, v in params.items()) if k not in state.params}
+        secrets = secret_values()  # once for all the values
+        new = {k: v for k, v in ((k, _param_value(v, secrets)) for k, v in params.items()) if k not in state.params}
         if new:
-            self.record.write({"event": "params", "params": new})
+            self._write({"event": "params", "params": new})
         self._send(self._send_params)
 
     def log_epochs(self, history: Iterable[dict[str, Any]]) -> None:
@@ -319,23 +396,36 @@ class TrialRun:
             step = int(m["epoch"])
             if step not in state.epochs:
                 values = {k: float(v) for k, v in m.items() if k != "epoch" and _finite(v)}
-                self.record.write({"event": "epoch", "step": step, "metrics": values})
+                self._write({"event": "epoch", "step": step, "metrics": values})
         self._send(self._send_epochs)
 
     def log_final(self, final: dict[str, Any], artifacts: dict[str, Any]) -> None:
-        self.record.write({"event": "final", "metrics": {k: float(v) for k, v in final.items() if _finite(v)}})
+        self._write({"event": "final", "metrics": {k: float(v) for k, v in final.items() if _finite(v)}})
         for name, content in artifacts.items():
-            self.record.add_artifact(name, _artifact_bytes(content))
+            with self._mutex:
+                self.record.add_artifact(name, _artifact_bytes(content))
         self._send(self._send_final)
 
     def end(self, status: str, outcome: str) -> None:
-        self.record.write({"event": "end", "status": status, "outcome": outcome})
+        self._write({"event": "end", "status": status, "outcome": outcome})
         self._send(self._send_end, force=True)  # one last try, back-off or not
 
     # -- sending --------------------------------------------------------------------------------
     def _send(self, action: Callable[[], None] | None, force: bool = False) -> None:
-        if self.client is None:
+        if self.info is None:
             return
+        if self.background:
+            SENDER.submit(lambda: self._send_now(action, force))
+        else:
+            self._send_now(action, force)
+
+    def _send_now(self, action: Callable[[], None] | None, force: bool) -> None:
+        if self.client is None:
+            try:
+                self.client = _client(self.info.uri)  # type: ignore[union-attr]
+            except Exception as e:
+                self.behind, self.last_error = True, f"{type(e).__name__}: {e}"
+                return
         if not force and time.monotonic() < self._retry_at:
             self.behind = True
             return
@@ -354,7 +444,7 @@ class TrialRun:
 
     def _catch_up(self) -> None:
         assert self.info is not None and self.client is not None
-        state = self.record.state
+        state = self._state()
         if self.run_id:
             run = self.client.get_run(self.run_id)
         else:
@@ -372,14 +462,14 @@ class TrialRun:
         self._sent_params = set(state.params) | set(run.data.params)
 
     def _send_params(self) -> None:
-        missing = {k: v for k, v in self.record.state.params.items() if k not in self._sent_params}
+        missing = {k: v for k, v in self._state().params.items() if k not in self._sent_params}
         _log_params(self.client, self.run_id, missing)
         self._sent_params |= set(missing)
 
     def _send_epochs(self) -> None:
         from mlflow.entities import Metric
 
-        state = self.record.state
+        state = self._state()
         steps = sorted(set(state.epochs) - self.logged_steps)
         batch = [Metric(k, v, state.times[s], s) for s in steps for k, v in state.epochs[s].items()]
         for i in range(0, len(batch), 500):
@@ -389,13 +479,13 @@ class TrialRun:
     def _send_final(self) -> None:
         from mlflow.entities import Metric
 
-        state = self.record.state
+        state = self._state()
         self.client.log_batch(self.run_id, metrics=[Metric(f"final_{k}", v, state.final_time, 0) for k, v in state.final.items()])
         for name, content in state.artifacts.items():
             _log_artifact(self.client, self.run_id, name, content)
 
     def _send_end(self) -> None:
-        end = self.record.state.end or {}
+        end = self._state().end or {}
         self.client.set_tag(self.run_id, TAG_OUTCOME, end["outcome"])
         self.client.set_terminated(self.run_id, status=end["status"])
 

@@ -83,7 +83,8 @@ def open_trial_run(xs: dict[str, Any], job: dict[str, Any], cfg: Any, searched: 
     run = TrialRun(TrackingInfo(**xs["tracking"]) if xs.get("tracking") else None,
                    trial_key=trial_key(xs["launch_id"], ctx.get_trial_id()), run_name=ctx.get_trial_name(),
                    kind=xs.get("kind", "trial"), extra_tags=extra,
-                   record_dir=records_dir(Path(xs["study_dir"])) if xs.get("study_dir") else None)
+                   record_dir=records_dir(Path(xs["study_dir"])) if xs.get("study_dir") else None,
+                   background=True)  # MLflow calls in this worker's sender thread: the trial never waits on them
     run.log_params({**cfg.to_dict(), **{f"search.{k}": v for k, v in searched.items()}})
     return run
 
