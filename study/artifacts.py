@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from typing import Any
@@ -42,11 +43,25 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
-def _put(draw: Any, xy: tuple[float, float], text: str, font: Any, fill: Any, align: str) -> None:
+@functools.lru_cache(maxsize=4096)
+def _glyphs(text: str, size: int, fill: str) -> tuple[Any, int, int, int, int]:
+    """``text`` rasterized once per process (a worker draws the same counts and class names for
+    every trial): an RGBA image and its bounding box (left, top, right, bottom)."""
+    from PIL import Image, ImageDraw
+
+    font = _font(size)
+    left, top, right, bottom = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=font)
+    image = Image.new("RGBA", (max(right, 1), max(bottom, 1)), (0, 0, 0, 0))
+    ImageDraw.Draw(image).text((0, 0), text, font=font, fill=fill)
+    return image, left, top, right, bottom
+
+
+def _put(image: Any, xy: tuple[float, float], text: str, size: int, fill: str, align: str) -> None:
     """Draw ``text`` centred (``align="c"``) or right-aligned (``"r"``) on ``xy``, vertically centred."""
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    glyphs, left, top, right, bottom = _glyphs(text, size, fill)
     x = xy[0] - (right - left) / 2 - left if align == "c" else xy[0] - right
-    draw.text((x, xy[1] - (bottom - top) / 2 - top), text, font=font, fill=fill)
+    y = xy[1] - (bottom - top) / 2 - top
+    image.paste(glyphs, (round(x), round(y)), glyphs)
 
 
 def confusion_png(confusion: list[list[int]], classes: list[str]) -> bytes:
@@ -59,9 +74,8 @@ def confusion_png(confusion: list[list[int]], classes: list[str]) -> bytes:
 
     n = len(classes)
     cell, pad = 36, 8
-    font, small = _font(10), _font(9)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    label = max((probe.textbbox((0, 0), c, font=font)[2] for c in classes), default=0) + 6  # longest class name
+    font, small = 10, 9  # px
+    label = max((_glyphs(c, font, "black")[3] for c in classes), default=0) + 6  # longest class name
     axis = 18  # room for the axis titles
     left, top = axis + label, pad
     width, height = left + n * cell + pad, top + n * cell + label + axis + pad
@@ -74,17 +88,16 @@ def confusion_png(confusion: list[list[int]], classes: list[str]) -> bytes:
         for j, v in enumerate(row):
             x, y = left + j * cell, top + i * cell
             draw.rectangle((x, y, x + cell - 1, y + cell - 1), fill=_blue((v - low) / (high - low) if high > low else 0.0))
-            _put(draw, (x + cell / 2, y + cell / 2), str(v), small, "white" if v > high / 2 else "black", "c")
+            _put(image, (x + cell / 2, y + cell / 2), str(v), small, "white" if v > high / 2 else "black", "c")
     for k, name in enumerate(classes):  # true classes down the left
-        _put(draw, (left - 4, top + k * cell + cell / 2), name, font, "black", "r")
+        _put(image, (left - 4, top + k * cell + cell / 2), name, font, "black", "r")
     strip = Image.new("RGB", (label, max(n, 1) * cell), "white")  # predicted classes, written upwards
-    strip_draw = ImageDraw.Draw(strip)
     for k, name in enumerate(classes):
-        _put(strip_draw, (label - 4, k * cell + cell / 2), name, font, "black", "r")
+        _put(strip, (label - 4, k * cell + cell / 2), name, font, "black", "r")
     image.paste(strip.rotate(90, expand=True), (left, top + n * cell + 2))
-    _put(draw, (left + n * cell / 2, height - pad - axis / 2), "predicted", font, "black", "c")
+    _put(image, (left + n * cell / 2, height - pad - axis / 2), "predicted", font, "black", "c")
     title = Image.new("RGB", (max(n, 1) * cell, axis), "white")
-    _put(ImageDraw.Draw(title), (title.width / 2, axis / 2), "true", font, "black", "c")
+    _put(title, (title.width / 2, axis / 2), "true", font, "black", "c")
     image.paste(title.rotate(90, expand=True), (0, top))
 
     buf = io.BytesIO()

