@@ -329,6 +329,22 @@ class Sender:
 SENDER = Sender()  # this process's
 
 
+def _first_client(uri: str) -> Any:
+    """``_client`` from the sender thread. The first one of a process imports mlflow and its store
+    (seconds of pure Python, holding the GIL in 5 ms turns); meanwhile the trial thread would wait up to
+    a turn each time it needs the GIL (every record line, every report). Shorter turns while it lasts."""
+    import sys
+
+    if "mlflow.tracking" in sys.modules:
+        return _client(uri)
+    turn = sys.getswitchinterval()
+    sys.setswitchinterval(min(turn, 0.0005))
+    try:
+        return _client(uri)
+    finally:
+        sys.setswitchinterval(turn)
+
+
 class TrialRun:
     """The MLflow run of one trial, continued (not duplicated) when the trial is retried, and the
     trial's record in the study folder (``record_dir``; in memory only without one).
@@ -422,7 +438,7 @@ class TrialRun:
     def _send_now(self, action: Callable[[], None] | None, force: bool) -> None:
         if self.client is None:
             try:
-                self.client = _client(self.info.uri)  # type: ignore[union-attr]
+                self.client = _first_client(self.info.uri) if self.background else _client(self.info.uri)  # type: ignore[union-attr]
             except Exception as e:
                 self.behind, self.last_error = True, f"{type(e).__name__}: {e}"
                 return
