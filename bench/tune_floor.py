@@ -9,7 +9,9 @@ prescribes (Ray Tune with reused actors, Optuna) is known:
   no searcher, no scheduler, no callbacks, no MLflow; ``reuse_actors=True``, 2 at a time;
 * ``checkpoints``: the same, with a small checkpoint on every report (as the study's trials do, for
   retries and resume; ``CheckpointConfig(num_to_keep=1)``);
-* ``optuna``: the same, with checkpoints and ``OptunaSearch`` (in-memory storage, TPE).
+* ``optuna``: the same, with checkpoints and ``OptunaSearch`` (in-memory storage, TPE);
+* ``optuna-sqlite``: the same, with the Optuna study in an RDB storage (SQLite in WAL mode), as
+  the issue prescribes and the study does.
 
     overhead/trial = (Tuner.fit wall time - 16 x 0.5 s / 2) / 16
 
@@ -32,7 +34,7 @@ from pathlib import Path
 
 WORK_S = 0.5
 REPORTS = 4
-CASES = ("bare", "checkpoints", "optuna")
+CASES = ("bare", "checkpoints", "optuna", "optuna-sqlite")
 
 
 def _trainable(config: dict) -> None:
@@ -63,12 +65,21 @@ def one(case: str, trials: int) -> float:
     storage = tempfile.mkdtemp(prefix="tune-floor-")
     search_alg = None
     param_space: dict = {"x": tune.uniform(0, 1), "_ckpt": case != "bare"}
-    if case == "optuna":
+    if case.startswith("optuna"):
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        search_alg = OptunaSearch(metric="acc", mode="max", sampler=optuna.samplers.TPESampler(seed=0))
+        kwargs = {}
+        if case == "optuna-sqlite":
+            from pathlib import Path
+
+            from study.folders import sqlite_wal
+
+            db = Path(storage) / "optuna.db"
+            sqlite_wal(db)
+            kwargs = {"storage": optuna.storages.RDBStorage(f"sqlite:///{db}"), "study_name": "floor"}
+        search_alg = OptunaSearch(metric="acc", mode="max", sampler=optuna.samplers.TPESampler(seed=0), **kwargs)
     tuner = tune.Tuner(
         tune.with_resources(_trainable, {"cpu": 1}),
         param_space=param_space,

@@ -66,7 +66,7 @@ def test_default_spec_has_the_chapter():
     assert spec.name == "chapter7" and spec.seed == 0
     assert [p.name for p in spec.params] == DEFAULT_PARAMS  # file order is already dependency order
     assert spec.budget.time_s == 360.0  # the README demo: 6 minutes
-    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.25, 1, 2)
+    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.4, 1, 2)
     assert [(o.metric, o.direction) for o in spec.objectives] == [("accuracy", "maximize")]
     assert spec.early_stopping.scheduler == "asha" and spec.early_stopping.time_attr == "epoch"
     # the preset is expanded into base, typed
