@@ -65,8 +65,8 @@ def test_default_spec_has_the_chapter():
     assert isinstance(spec, StudySpec)
     assert spec.name == "chapter7" and spec.seed == 0
     assert [p.name for p in spec.params] == DEFAULT_PARAMS  # file order is already dependency order
-    assert spec.budget.time_s == 360.0  # the README demo: 6 minutes
-    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.4, 1, 2)
+    assert spec.budget.time_s == 420.0  # the README demo: 7 minutes
+    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.35, 1, 2)
     assert [(o.metric, o.direction) for o in spec.objectives] == [("accuracy", "maximize")]
     assert spec.early_stopping.scheduler == "asha" and spec.early_stopping.time_attr == "epoch"
     # the preset is expanded into base, typed
@@ -91,7 +91,7 @@ def test_describe_one_line_per_param():
     lines = text.splitlines()
     for name in DEFAULT_PARAMS:
         assert sum(line.split()[0] == name for line in lines if line.startswith("    ")) == 1
-    assert "6m" in text and "maximize accuracy" in text and "when mixup = true" in text
+    assert "7m" in text and "maximize accuracy" in text and "when mixup = true" in text
 
 
 # --- sampling ---------------------------------------------------------------------------------
@@ -420,7 +420,7 @@ def test_apply_overrides():
     new = apply_overrides(spec, time_budget="2h", max_trials=40, seed=5, name="ch7-gpu", confirm_top=2, confirm_seeds=4)
     assert (new.budget.time_s, new.budget.max_trials, new.seed, new.name) == (7200.0, 40, 5, "ch7-gpu")
     assert (new.budget.confirm_top, new.budget.confirm_seeds) == (2, 4)
-    assert spec.budget.time_s == 360.0  # the README demo: 6 minutes and spec.name == "chapter7"  # the original is untouched
+    assert spec.budget.time_s == 420.0  # the README demo: 7 minutes and spec.name == "chapter7"  # the original is untouched
     assert apply_overrides(spec) == spec
     assert to_trial_config(new, {}).seed == 5
 
