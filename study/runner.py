@@ -313,7 +313,8 @@ def run_confirmations(spec: Any, search: SearchOutcome, rt: Runtime, *, baseline
 
         durations = [model.seconds(TrialConfig.from_dict(j["trial"]).cost()) for j in jobs]
         n = runs_that_fit(durations, rt.slots, left, model.startup_s)
-        need = f"about {min(durations):.0f}-{max(durations):.0f} s each, {model.startup_s:.0f} s to start"
+        low, high = round(min(durations)), round(max(durations))
+        need = f"about {low if low == high else f'{low}-{high}'} s each, {model.startup_s:.0f} s to start"
         if n == 0:
             say(f"confirm: no confirmation run fits in the {left:.0f} s left ({need}); not starting any")
             return {"runs": 0, "finished": 0, "note": f"none of the {len(jobs)} confirmation runs would finish in the "

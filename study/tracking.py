@@ -20,13 +20,10 @@ driver's closing sync sends it.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import copy
 import json
-import logging
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -35,12 +32,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from study.records import TrialRecord, TrialState
+from study.sender import SENDER
 from study.secrets import SECRET_ENV, scrub, secret_values
 
 __all__ = [
     "PushCounts",
     "SECRET_ENV",
-    "Sender",
     "TrackingInfo",
     "TrialRun",
     "check_tracking",
@@ -285,48 +282,6 @@ def push_trial(client: Any, run: Any, state: TrialState, end: dict[str, Any] | N
     return counts
 
 
-class Sender:
-    """One thread that runs MLflow calls in the order given, so that the caller never waits on them."""
-
-    FLUSH_AT_EXIT_S = 5.0
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[[], None]) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="mlflow-sender", daemon=True)
-                self._thread.start()
-                atexit.register(self.flush, self.FLUSH_AT_EXIT_S)
-        self._queue.put(fn)
-
-    def _loop(self) -> None:
-        while True:
-            fn = self._queue.get()
-            try:
-                fn()
-            except Exception:  # each call handles MLflow trouble itself; anything else must not end the thread
-                logging.getLogger("study").exception("MLflow sender: call failed")
-            finally:
-                self._queue.task_done()
-
-    def flush(self, timeout_s: float) -> bool:
-        """Wait until everything submitted so far is sent (or given up); False if ``timeout_s`` ran out first."""
-        q = self._queue
-        end = time.monotonic() + timeout_s
-        with q.all_tasks_done:
-            while q.unfinished_tasks:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                q.all_tasks_done.wait(left)
-        return True
-
-
-SENDER = Sender()  # this process's
 
 
 def _first_client(uri: str) -> Any:
