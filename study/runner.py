@@ -171,9 +171,9 @@ def run_search(spec: Any, rt: Runtime) -> SearchOutcome:
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
 
-    from study.seeds import seed_points
     from study.folders import sqlite_wal
     from study.searcher import SeedProtectingASHA, SpaceFunction, StudySearch
+    from study.seeds import seed_points
     from study.space import to_trial_config
 
     say = rt.say
