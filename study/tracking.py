@@ -12,7 +12,7 @@ catches up after ``RETRY_AFTER_S`` (``push_trial``: what the record has and the 
 Whatever is still missing when the trial ends, ``study sync`` sends later.
 
 MLflow never makes a trial wait either: in a Ray worker (``TrialRun(background=True)``) the calls
-go, in order, through one sender thread per process (:class:`Sender`), which also pays the first
+go, in order, through one sender thread per process (:class:`study.sender.Sender`), which also pays the first
 ``import mlflow`` and store set-up (seconds) while the trial trains. A worker that exits flushes
 its sender for a few seconds; what a killed worker had not sent yet is in the record, and the
 driver's closing sync sends it.
@@ -280,8 +280,6 @@ def push_trial(client: Any, run: Any, state: TrialState, end: dict[str, Any] | N
         else:
             counts.present += 1
     return counts
-
-
 
 
 def _first_client(uri: str) -> Any:
