@@ -1,8 +1,8 @@
 """Study overhead: what Ray Tune + Optuna + MLflow + the study's own driver cost per trial.
 
-A study of 16 trials of ``study.bench_trainable:sleep_trial`` (0.5 s of sleep spread over the
+A study of 16 trials of ``study.testing.stand_in:sleep_trial`` (0.5 s of sleep spread over the
 epochs, reporting to Tune and MLflow exactly as the real trainable does) is run through
-``study.launch.launch``, and its search phase is compared with the ideal
+``study.driver.launch.launch``, and its search phase is compared with the ideal
 
     ideal = Σ_trials (epochs run × 0.5 s / epochs) / concurrency      (= 16 × 0.5 s / 2 without early stopping)
 
@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from study.bench_trainable import WORK_S
+from study.testing.stand_in import WORK_S
 CASES = {  # name -> (MLflow on, scheduler)
     "mlflow-none": (True, "none"),
     "nomlflow-none": (False, "none"),
@@ -98,12 +98,12 @@ def cpu_busy(seconds: float = 3.0) -> float:
 
 
 def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, profile: Path | None,
-             trainable: str = "study.bench_trainable:sleep_trial") -> dict[str, Any]:
+             trainable: str = "study.testing.stand_in:sleep_trial") -> dict[str, Any]:
     mlflow_on, scheduler = CASES[case]
     t0 = time.perf_counter()
-    import study.runner as runner
-    from study.cluster import init_ray, quiet_ray
-    from study.launch import LaunchOptions, launch
+    import study.driver.phases as runner
+    from study.driver.cluster import init_ray, quiet_ray
+    from study.driver.launch import LaunchOptions, launch
 
     t_imports = time.perf_counter() - t0
     spec = study_file(folder / "spec", data, name=f"bench-{case}", trials=trials, epochs=epochs, scheduler=scheduler)
@@ -116,7 +116,7 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
     init_ray(opts)
     t_ray = time.perf_counter() - t1
 
-    # run_search is timed by wrapping it (launch imports it from study.runner when it calls it).
+    # run_search is timed by wrapping it (launch imports it from study.driver.phases when it calls it).
     seen: dict[str, Any] = {}
     real_search = runner.run_search
 
@@ -196,8 +196,8 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
     import platform
 
     lines = [
-        f"study overhead: studies of study.bench_trainable:sleep_trial ({WORK_S} s of sleep over {epochs} epochs, MLflow "
-        f"records as train_trial's), through study.launch.launch; {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        f"study overhead: studies of study.testing.stand_in:sleep_trial ({WORK_S} s of sleep over {epochs} epochs, MLflow "
+        f"records as train_trial's), through study.driver.launch.launch; {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "ideal = epochs run x (0.5 s / epochs) / concurrency; overhead/trial = (search - ideal) / trials; "
         f"goal < {GOAL_S} s/trial with MLflow on",
         "",
@@ -214,9 +214,9 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
         )
     lines += [
         "",
-        "imports = the driver's `import study.launch` and what it pulls; ray init = ray.init as launch does it;",
+        "imports = the driver's `import study.driver.launch` and what it pulls; ray init = ray.init as launch does it;",
         "setup = launch() up to the search (study file, MLflow experiment and parent run, data cache);",
-        "search = study.runner.run_search (Optuna storage, Tuner, all trials); finish = summary, closing runs;",
+        "search = study.driver.phases.run_search (Optuna storage, Tuner, all trials); finish = summary, closing runs;",
         "outcomes: F finished, P pruned (ASHA), X failed; busy = CPU busy in the 3 s before the case (other work skews it)",
         "",
     ]
@@ -257,7 +257,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--trainable", default="study.bench_trainable:sleep_trial", help=argparse.SUPPRESS)  # profiling wrappers
+    ap.add_argument("--trainable", default="study.testing.stand_in:sleep_trial", help=argparse.SUPPRESS)  # profiling wrappers
     args = ap.parse_args()
 
     if args.one:
@@ -285,7 +285,7 @@ def main() -> None:
                    "--result", str(folder / "row.json"), "--trials", str(trials), "--epochs", str(args.epochs)]
             if args.profile:
                 cmd += ["--profile", str(args.profile)]
-            if args.trainable != "study.bench_trainable:sleep_trial":
+            if args.trainable != "study.testing.stand_in:sleep_trial":
                 cmd += ["--trainable", args.trainable]
             busy = cpu_busy()
             waited = 0.0

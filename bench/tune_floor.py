@@ -74,7 +74,7 @@ def one(case: str, trials: int) -> float:
         if case == "optuna-sqlite":
             from pathlib import Path
 
-            from study.folders import sqlite_wal
+            from study.common.files import sqlite_wal
 
             db = Path(storage) / "optuna.db"
             sqlite_wal(db)

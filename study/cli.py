@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from study.errors import UsageError
-from study.interrupt import StudyInterrupted
+from study.common.errors import UsageError
+from study.common.interrupt import StudyInterrupted
 
 __all__ = ["main", "build_parser"]
 
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_trial(args: argparse.Namespace) -> int:
-    from study.overrides import resolve_config
+    from study.commands.overrides import resolve_config
 
     config = resolve_config(args.preset, args.config, args.sets, args.data, default_preset="cpu-baseline")
     if args.print_config:
@@ -130,7 +130,7 @@ def _cmd_trial(args: argparse.Namespace) -> int:
             print(f"{k} = {v!r}")
         return 0
     out = Path(args.out) if args.out else Path("runs") / time.strftime("trial-%Y%m%d-%H%M%S")
-    from study.trial import run
+    from study.commands.trial import run
 
     print(f"trial: {config.model} on {config.data}, {config.total_epochs} epochs, schedule "
           f"{_schedule_text(config)}; records in {out}/", flush=True)
@@ -172,7 +172,7 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
-    from study.launch import LaunchOptions, launch
+    from study.driver.launch import LaunchOptions, launch
 
     opts = LaunchOptions(
         space=args.space, name=args.name, seed=args.seed, time_budget=args.time_budget, max_trials=args.max_trials,
@@ -185,21 +185,21 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from study.launch import resume
+    from study.driver.launch import resume
 
     resume(args.study, root=args.root, address=args.address)
     return 0
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-    from study.ui import serve
+    from study.commands.ui import serve
 
     return serve(args.study, root=args.root, host=args.host, port=args.port)
 
 
 def _cmd_sync(args: argparse.Namespace) -> int:
-    from study.sync import sync_study
-    from study.ui import find_study
+    from study.tracking.sync import sync_study
+    from study.commands.ui import find_study
 
     report = sync_study(find_study(args.study, args.root), tracking_uri=args.tracking_uri)
     if report.error:

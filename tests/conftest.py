@@ -23,7 +23,7 @@ def ray_session():
 
     import ray
 
-    from study.cluster import quiet_ray
+    from study.driver.cluster import quiet_ray
 
     quiet_ray()  # before init: the workers inherit these settings
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)

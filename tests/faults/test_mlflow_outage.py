@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from study.cli import main
-from study.records import read_records, records_dir
-from study.sync import sync_study
-from study.tracking import PARENT, TAG_KIND, TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, set_run_outcome, start_parent_run
+from study.tracking.records import read_records, records_dir
+from study.tracking.sync import sync_study
+from study.tracking.runs import PARENT, TAG_KIND, TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, set_run_outcome, start_parent_run
 from tests.study.helpers import MlflowServer, free_port, write_study
 
 pytestmark = pytest.mark.slow
@@ -117,7 +117,7 @@ def _wait_for_a_logged_epoch(uri: str, name: str, stop: threading.Event, timeout
 def test_study_survives_an_outage_and_sync_fills_mlflow_exactly_once(
     ray_session, small_data: Path, tmp_path: Path, server: MlflowServer, capsys
 ) -> None:
-    from study.launch import LaunchOptions, launch
+    from study.driver.launch import LaunchOptions, launch
 
     name = "outage"
     trials = 2  # one at a time (2 CPUs each): the second starts while the server is down

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from study.launch import LaunchOptions, launch
-from study.tracking import TAG_KIND
+from study.driver.launch import LaunchOptions, launch
+from study.tracking.runs import TAG_KIND
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_killed_trial_resumes_to_the_same_result_in_the_same_run(ray_session, small_data: Path, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
-    from study.space import load_study_file, to_trial_config
+    from study.spec.space import load_study_file, to_trial_config
     from trainable.train import run_trial
 
     marker = tmp_path / "killed-once"

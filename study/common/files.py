@@ -1,0 +1,101 @@
+"""Output folders are checked for writing before any work starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from study.common.errors import UsageError
+
+__all__ = ["checkpoint_bytes", "ensure_free_space", "ensure_writable", "write_json"]
+
+
+def ensure_writable(folder: Path, what: str, fix: str) -> Path:
+    """Create ``folder`` and prove a file can be written there, or raise a UsageError saying ``fix``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"{what} {str(folder)!r} is not writable ({e.strerror}); {fix}") from None
+    return folder
+
+
+def ensure_free_space(folder: Path, need_bytes: int, what: str, fix: str) -> None:
+    """Raise a UsageError if ``folder``'s file system has less than ``need_bytes`` free."""
+    import shutil
+
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes:
+        raise UsageError(f"{what} {str(folder)!r} has {_size(free)} free, but the study needs about {_size(need_bytes)} "
+                         f"for checkpoints and records; {fix}")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def checkpoint_bytes(model: str) -> int:
+    """Bytes of one epoch checkpoint of ``model``: weights and AdamW's two moments, float32."""
+    import torch
+
+    from trainable.models.xresnet import build_model
+
+    with torch.device("meta"):
+        n = sum(p.numel() for p in build_model(model, n_out=1000).parameters())
+    return n * 4 * 3
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON so that readers see the old file or the new one, never half of one."""
+    import json
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+_LOCAL_FS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs", "jfs", "bcachefs", "ramfs"}
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem holding ``path`` (Linux ``/proc/self/mounts``); None where unknown."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    target = str(Path(path).resolve())
+    best, kind = "", None
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
+def sqlite_wal(db: Path) -> bool:
+    """Put the SQLite database ``db`` (created if absent) in WAL mode, if it is on a local disk.
+
+    WAL commits append to one log instead of rewriting a journal: the study's Optuna storage, which
+    only the driver writes, does a trial's ask, suggestions, reports and tell about 1.6x faster.
+    The mode stays with the file. A network filesystem (a cluster's shared study folder) cannot
+    hold a WAL database safely, so there the file keeps SQLite's default journal. True if set.
+    """
+    import sqlite3
+
+    if filesystem_type(db.parent) not in _LOCAL_FS:
+        return False
+    con = sqlite3.connect(str(db))
+    try:
+        return str(con.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal"
+    finally:
+        con.close()

@@ -1,0 +1,422 @@
+"""``study launch``: an Optuna search over chapter 7's techniques, run as Ray Tune trials.
+
+Phases (all inside one wall-clock budget):
+  1. check everything that can be checked cheaply: study file, folders, MLflow, resources;
+  2. start (or join) Ray, build the data cache once on the driver;
+  3. search: the book's recipes first (seed trials), then TPE suggestions, ASHA early stopping,
+     no trial started that cannot finish before the search deadline;
+  4. confirm: the top K configurations and the baseline again with fresh seeds;
+  5. report: best configuration, its margin over the baseline against the seed noise, and the
+     commands to look at the records.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from study.driver.cluster import init_ray, quiet_ray, resources
+from study.common.errors import UsageError
+
+__all__ = ["LaunchOptions", "launch", "resume"]
+
+log = logging.getLogger("study")
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    space: str | None = None  # study file; None = the built-in chapter-7 space
+    name: str | None = None
+    seed: int | None = None
+    time_budget: str | None = None
+    max_trials: int | None = None
+    gpus: int | None = None  # GPUs to use on this machine (None: all that are there)
+    cpus: int | None = None  # CPUs to use on this machine (None: all)
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    address: str | None = None  # join an existing Ray cluster
+    root: str = "studies"  # parent folder of study folders
+    tracking_uri: str | None = None
+    no_mlflow: bool = False
+    confirm_top: int | None = None
+    confirm_seeds: int | None = None
+    data_dir: str | None = None
+    status_every_s: float = 10.0
+    trainable: str = "study.tune.trainable:train_trial"  # "module:function" run by each trial (benchmarks swap it)
+    inject_fault: dict[str, Any] | None = None  # fault tests only: {"kill_after_epoch": N, "marker": path, "delay_s": s}
+
+
+# ------------------------------------------------------------------------------------------------
+# Checks before anything expensive
+# ------------------------------------------------------------------------------------------------
+
+
+def _resolve_spec(opts: LaunchOptions) -> Any:
+    from study.spec.space import apply_overrides, default_spec, load_study_file, parse_duration
+
+    spec = load_study_file(opts.space) if opts.space else default_spec()
+    name = opts.name
+    if name is None and not opts.space:
+        name = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return apply_overrides(
+        spec,
+        time_budget=parse_duration(opts.time_budget) if opts.time_budget is not None else None,
+        max_trials=opts.max_trials,
+        seed=opts.seed,
+        name=name,
+        confirm_top=opts.confirm_top,
+        confirm_seeds=opts.confirm_seeds,
+    )
+
+
+def _check_options(opts: LaunchOptions) -> None:
+    for flag, value in (("--gpus", opts.gpus), ("--cpus", opts.cpus), ("--max-trials", opts.max_trials)):
+        if value is not None and value < 0:
+            raise UsageError(f"{flag} must be >= 0, got {value}")
+    if opts.cpus_per_trial is not None and not 0 < opts.cpus_per_trial <= 1024:
+        raise UsageError(f"--cpus-per-trial must be in (0, 1024], got {opts.cpus_per_trial}")
+    if opts.gpus_per_trial is not None and not 0 <= opts.gpus_per_trial <= 64:
+        raise UsageError(f"--gpus-per-trial must be in [0, 64], got {opts.gpus_per_trial}")
+    if opts.confirm_top is not None and opts.confirm_top < 0:
+        raise UsageError(f"--confirm-top must be >= 0, got {opts.confirm_top}")
+    if opts.confirm_seeds is not None and opts.confirm_seeds < 1:
+        raise UsageError(f"--confirm-seeds must be >= 1, got {opts.confirm_seeds}")
+    if opts.gpus and not opts.address:
+        import torch
+
+        have = torch.cuda.device_count()
+        if opts.gpus > have:
+            raise UsageError(f"--gpus {opts.gpus} but this machine has {have} CUDA GPU(s); use --gpus {have} or --address for a cluster")
+
+
+def _study_dir(root: str, name: str) -> Path:
+    from study.common.files import ensure_writable
+
+    d = Path(root) / name
+    if (d / "study.json").exists():
+        raise UsageError(f"study {name!r} already exists in {d}; pick another --name (or --root), or remove that folder")
+    return ensure_writable(d, "study folder", "choose another --root")
+
+
+def _study_artifacts(spec: Any) -> dict[str, Any]:
+    """The study file as given (or the built-in one) and the space as resolved, for the parent run."""
+    from study.spec.space import describe
+
+    source = Path(spec.source)
+    if source.is_file():
+        text = source.read_text(encoding="utf-8")
+    else:
+        from importlib.resources import files
+
+        text = files("study").joinpath("default_space.toml").read_text(encoding="utf-8")
+    return {"study.toml": text, "space.txt": describe(spec) + "\n"}
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+# ------------------------------------------------------------------------------------------------
+# The launch
+# ------------------------------------------------------------------------------------------------
+
+
+def launch(opts: LaunchOptions) -> dict[str, Any]:
+    """A new study: check everything cheap, record the study in its folder, then run it."""
+    quiet_ray()
+    _check_options(opts)
+    spec = _resolve_spec(opts)
+    if opts.data_dir:
+        spec = replace(spec, base={**spec.base, "data_dir": opts.data_dir})
+    _check_data(spec)
+    study_dir = _study_dir(opts.root, spec.name)
+    from study.tune.clock import begin_session
+
+    clock = begin_session(study_dir, spec.budget.time_s, new_study=True)  # the study's clock starts here
+    _check_space(spec, study_dir, opts)
+    uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
+    launch_id = uuid.uuid4().hex[:12]
+    started_ray = init_ray(opts)  # a cluster that cannot be joined is a usage error: nothing recorded yet
+    from study.driver.state import save_new_study
+
+    try:
+        save_new_study(study_dir, spec, _study_artifacts(spec)["study.toml"], {
+            "launch_id": launch_id, "started": time.time(), "tracking_uri": uri, "parent_run_id": None,
+            "options": {k: v for k, v in asdict(opts).items() if k != "inject_fault"}, "sessions": 1,
+        })
+    except BaseException:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+        raise
+    return _run(spec, opts, study_dir, launch_id, uri, experiment_id, clock, parent_run_id=None, started_ray=started_ray)
+
+
+def resume(name: str | None, *, root: str = "studies", address: str | None = None,
+           inject_fault: dict[str, Any] | None = None, status_every_s: float | None = None) -> dict[str, Any]:
+    """``study resume``: continue an interrupted study where it stopped, within what is left of its budget.
+
+    Finished trials are kept; interrupted ones continue from their last epoch checkpoint in the
+    same MLflow run; the Optuna study continues from all finished trials; the budget counts the
+    time already spent; the MLflow parent run is the same.
+    """
+    from study.tune.clock import begin_session, spent_seconds
+    from study.common.files import ensure_writable
+    from study.driver.state import read_record, saved_spec, update_record
+    from study.commands.ui import find_study
+
+    quiet_ray()
+    study_dir = find_study(name, root)
+    record = read_record(study_dir)
+    if record.get("phase") == "done":
+        raise UsageError(f"study {record['name']!r} in {study_dir} is already done; its results are in "
+                         f"{study_dir / 'summary.json'} (launch a new study with `study launch --name ...`)")
+    if "resolved" not in record:
+        raise UsageError(f"study {record['name']!r} in {study_dir} was launched by an older version that cannot resume it")
+    ensure_writable(study_dir, "study folder", "make it writable, or free some space, then resume again")
+    _check_not_running(study_dir, record)
+    saved = {k: v for k, v in record["options"].items() if k in LaunchOptions.__dataclass_fields__}
+    opts = replace(LaunchOptions(**saved), address=address if address is not None else saved.get("address"),
+                   root=root, inject_fault=inject_fault)
+    if status_every_s is not None:
+        opts = replace(opts, status_every_s=status_every_s)
+    _check_options(opts)
+    spec = saved_spec(study_dir, record)
+    spent = spent_seconds(study_dir)
+    clock = begin_session(study_dir, spec.budget.time_s)  # this session counts from here
+    _check_data(spec)
+    _check_space(spec, study_dir, opts)
+    if spent >= spec.budget.time_s:
+        from study.common.console import say
+
+        say(f"study {spec.name!r} has spent its whole budget ({spent:.0f} of {spec.budget.time_s:.0f} s); "
+            "finishing its records without new trials")
+    uri, experiment_id = _check_mlflow(opts, spec, study_dir, record.get("tracking_uri"))
+    started_ray = init_ray(opts)
+    update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
+    return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, clock, parent_run_id=record.get("parent_run_id"),
+                phase=record.get("phase", "starting"), started_ray=started_ray)
+
+
+def _check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
+    """Two drivers on one study would run its trials twice: refuse while the last one is alive."""
+    driver = record.get("driver") or {}
+    pid = driver.get("pid")
+    if driver.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ProcessLookupError):
+        return  # gone: the study can be resumed
+    if "study" in cmdline:
+        raise UsageError(f"study {record['name']!r} in {study_dir} is still running (process {pid}); "
+                         f"stop it first (Ctrl+C, or kill {pid}), then resume")
+
+
+def _check_space(spec: Any, study_dir: Path, opts: LaunchOptions) -> None:
+    """Room for the running trials' checkpoints (Tune keeps one per trial and writes the next beside it).
+
+    Checked before Ray starts, with this machine's resources (one trial at a time for a cluster).
+    """
+    from study.common.files import checkpoint_bytes, ensure_free_space
+
+    slots = 1
+    if not opts.address:
+        import torch
+
+        local = {"CPU": float(opts.cpus or os.cpu_count() or 1),
+                 "GPU": float(opts.gpus if opts.gpus is not None else torch.cuda.device_count())}
+        slots = resources(opts, local)[2]
+
+    models = {spec.base.get("model", "xresnet18")}
+    searched = spec.param("model")
+    if searched is not None and searched.choices:
+        models |= set(searched.choices)
+    need = slots * 2 * max(checkpoint_bytes(m) for m in models) + 64 * 2**20
+    ensure_free_space(study_dir, need, "study folder", "free some space or choose another --root")
+
+
+def _check_data(spec: Any) -> None:
+    from study.spec.space import to_trial_config
+    from trainable.data.errors import DataError
+    from trainable.data.sources import check_source
+
+    try:
+        check_source(to_trial_config(spec, {}).data)
+    except DataError as e:
+        raise UsageError(f"{spec.source}: [base] data: {e}") from None
+
+
+def _check_mlflow(opts: LaunchOptions, spec: Any, study_dir: Path, saved_uri: str | None) -> tuple[str | None, str | None]:
+    """(tracking URI, experiment id), or (None, None) with --no-mlflow; unreachable → UsageError, before any trial."""
+    if opts.no_mlflow:
+        return None, None
+    from study.tracking.runs import check_tracking, default_tracking_uri
+
+    uri = saved_uri or opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
+    artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+    try:
+        return uri, check_tracking(uri, spec.name, artifact_location=artifacts)
+    except ConnectionError as e:
+        raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
+
+
+def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: str | None, experiment_id: str | None,
+         clock: Any, *, parent_run_id: str | None, phase: str = "starting", started_ray: bool = False) -> dict[str, Any]:
+    """The phases of a study from ``phase`` on, in this session; shared by launch and resume."""
+    from study.common.console import say
+    from study.common.interrupt import StudyInterrupted, graceful_stop
+    from study.spec.space import describe, to_trial_config
+    from study.driver.state import update_record
+
+    update_record(study_dir, driver={"host": socket.gethostname(), "pid": os.getpid()})
+    resumed = parent_run_id is not None or phase != "starting"
+    verb = "resuming" if resumed else "study"
+    say(f"{verb} {spec.name!r} in {study_dir}/ — budget {spec.budget.time_s:.0f} s"
+        + (f" ({clock.spent_before():.0f} s spent before)" if resumed else "") + f", seed {spec.seed}")
+    if not resumed:
+        say("search space:\n" + describe(spec))
+    base = to_trial_config(spec, {})
+    tracking = None
+    try:
+        with graceful_stop(say):
+            try:
+                import ray
+
+                cluster = ray.cluster_resources()
+                cpt, gpt, slots = resources(opts, cluster)
+                say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
+                    f"{cpt:g} CPU + {gpt:g} GPU each")
+                if uri is not None:
+                    tracking = _parent_run(spec, uri, experiment_id, parent_run_id, cluster, slots, launch_id)
+                    update_record(study_dir, parent_run_id=tracking.parent_run_id)
+
+                # -- data: build the decoded cache once, here, before trials race for it
+                from trainable.data import prepare
+
+                say(f"data: preparing {base.data!r} at presize {base.presize} px")
+                prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
+                        label_noise=base.label_noise)
+
+                from study.common.files import write_json
+                from study.analysis.summary import print_summary, summarize
+                from study.driver.phases import Runtime, SearchOutcome, run_confirmations, run_search
+
+                rt = Runtime(
+                    study_dir=study_dir, clock=clock, slots=slots, cpt=cpt, gpt=gpt,
+                    device="cuda" if gpt > 0 else "cpu", threads=max(1, int(cpt)) if gpt == 0 else 0,
+                    common={"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id,
+                            "fault": opts.inject_fault, "study_dir": str(study_dir.resolve())},
+                    tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=opts.trainable,
+                )
+                if phase in ("starting", "search"):
+                    update_record(study_dir, phase="search")
+                    search = run_search(spec, rt)
+                    search.save(study_dir / "search.json")
+                    _settle_optuna(search.optuna_url, spec.name)
+                    update_record(study_dir, phase="confirm")
+                else:
+                    search = SearchOutcome.load(study_dir / "search.json")
+                confirm = run_confirmations(spec, search, rt, baseline=search.baseline_params)
+                summary = summarize(spec, search, confirm, study_dir, uri, clock)
+                write_json(study_dir / "summary.json", summary)
+                update_record(study_dir, phase="done")
+                print_summary(summary, say)
+                return summary
+            except KeyboardInterrupt:
+                raise StudyInterrupted from None
+    except StudyInterrupted:
+        root = Path(opts.root)
+        where = "" if root == Path("studies") else f" --root {root}"
+        say(f"interrupted after {clock.spent():.0f} s of the {spec.budget.time_s:.0f} s budget; finished trials are kept")
+        say(f"resume with:  study resume {spec.name}{where}")
+        raise StudyInterrupted(f"study resume {spec.name}{where}") from None
+    finally:
+        clock.save()
+        if tracking is not None:
+            _sync(study_dir, tracking.uri, say)
+            _close_runs(tracking, say)
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+
+
+def _parent_run(spec: Any, uri: str, experiment_id: Any, parent_run_id: str | None, cluster: dict[str, float],
+                slots: int, launch_id: str) -> Any:
+    """The study's MLflow parent run: created at launch, the same run again (RUNNING) on resume."""
+    from study.tracking.runs import TrackingInfo, start_parent_run
+
+    if parent_run_id is not None:
+        from mlflow.tracking import MlflowClient
+
+        MlflowClient(uri).update_run(parent_run_id, status="RUNNING")
+        return TrackingInfo(uri, experiment_id, parent_run_id, spec.name)
+    parent = start_parent_run(uri, experiment_id, spec.name, {
+        "study_file": spec.source, "budget_s": spec.budget.time_s, "seed": spec.seed,
+        "max_trials": spec.budget.max_trials, "cluster_cpus": cluster.get("CPU", 0), "cluster_gpus": cluster.get("GPU", 0),
+        "concurrent_trials": slots, "objectives": ",".join(o.metric for o in spec.objectives),
+    }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id}, artifacts=_study_artifacts(spec))
+    return TrackingInfo(uri, experiment_id, parent, spec.name)
+
+
+def _sync(study_dir: Path, uri: str, say: Any) -> None:
+    """The automatic retry: whatever the trials' records hold and MLflow missed (an outage) goes in now."""
+    from study.tracking.sync import sync_study
+
+    try:
+        report = sync_study(study_dir, uri, say=lambda text: None, timeout_s=5)
+    except Exception as e:  # never hide the real error behind a tracking one
+        say(f"warning: could not check the MLflow records: {e}; run `study sync {study_dir.name}` later")
+        return
+    if report.error:
+        say(f"mlflow: {report.error}")
+    elif report.sent.sent:
+        say(f"mlflow: {report.sentence()}")
+
+
+def _close_runs(tracking: Any, say: Any) -> None:
+    """No run left RUNNING: trials cut off are KILLED; the parent ends FINISHED (KILLED if interrupted)."""
+    from study.common import interrupt
+    from study.tracking.runs import close_leftover_runs
+
+    try:
+        n = close_leftover_runs(tracking.uri, tracking.experiment_id, tracking.parent_run_id)
+        if n:
+            say(f"mlflow: marked {n} run(s) that did not end as KILLED")
+        from mlflow.tracking import MlflowClient
+
+        status = "KILLED" if interrupt.requested() else "FINISHED"
+        MlflowClient(tracking.uri).set_terminated(tracking.parent_run_id, status=status)
+    except Exception as e:  # never hide the real error behind a tracking one
+        say(f"warning: could not close MLflow runs: {e}")
+
+
+def _settle_optuna(optuna_url: str, name: str) -> None:
+    """After the search: no Optuna trial stays RUNNING (trials cut off by the budget are PRUNED)."""
+    import optuna
+
+    from study.common import interrupt
+
+    if interrupt.requested():
+        return
+    try:
+        study = optuna.load_study(study_name=name, storage=optuna_url)
+    except KeyError:
+        return
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        state = optuna.trial.TrialState.PRUNED if t.intermediate_values else optuna.trial.TrialState.FAIL
+        study.tell(t.number, state=state)

@@ -1,0 +1,249 @@
+"""Live study progress in the terminal, and the truth about each trial's end in MLflow.
+
+A Tune ``Callback`` on the driver: it prints a line when a trial starts or ends and a status line
+every few seconds (running / finished / pruned, best so far, budget used), and closes each trial's
+MLflow run with the status it deserves — FINISHED, KILLED (pruned by ASHA or stopped by the
+budget) or FAILED with the error — which a trial stopped from outside cannot do itself.
+
+Each outcome is also appended to a journal in the study folder (``trials-<phase>.jsonl``), the
+driver's record of the phase: after ``Tuner.fit`` — or after ``Tuner.restore`` in a resumed
+study, where Tune brings back its own pickled copy of this callback — the driver reads the
+outcomes from there. Trials still running when Tune ends the phase get no hook of their own;
+``on_experiment_end`` records them as stopped by the budget, or leaves them to be resumed if
+the user interrupted the study.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from ray.tune import Callback
+
+from study.common import interrupt
+from study.tune.clock import SAVE_EVERY_S, BudgetClock, Deadline
+from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
+
+__all__ = ["StudyMonitor", "TrialOutcome", "best_of", "count_outcomes", "read_outcomes"]
+
+
+@dataclass
+class TrialOutcome:
+    trial_id: str
+    name: str
+    outcome: str  # finished | pruned | budget | failed
+    objective: float | None
+    config: dict[str, Any]
+    params: dict[str, Any]
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    label: str | None = None  # confirmation runs: which configuration this run repeats
+
+
+def read_outcomes(path: Path) -> dict[str, TrialOutcome]:
+    """The journal of a phase, trial id -> last outcome recorded (an unreadable last line is ignored)."""
+    out: dict[str, TrialOutcome] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = TrialOutcome(**json.loads(line))
+        except (ValueError, TypeError):
+            continue  # a line cut short by a kill
+        out[rec.trial_id] = rec
+    return out
+
+
+def best_of(outcomes: Iterable[TrialOutcome]) -> TrialOutcome | None:
+    done = [o for o in outcomes if o.outcome == "finished" and o.objective is not None]
+    return max(done, key=lambda o: o.objective) if done else None  # type: ignore[arg-type,return-value]
+
+
+def count_outcomes(outcomes: Iterable[TrialOutcome], running: int = 0) -> dict[str, int]:
+    c = {"running": running, "finished": 0, "pruned": 0, "budget": 0, "failed": 0}
+    for o in outcomes:
+        c[o.outcome] += 1
+    return c
+
+
+def _clock(s: float) -> str:
+    s = max(int(s), 0)
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+class StudyMonitor(Callback):
+    def __init__(
+        self,
+        *,
+        started: float,
+        budget_s: float,
+        deadline: float,
+        tracking_uri: str | None,
+        phase: str = "search",
+        status_every_s: float = 10.0,
+        budget_spent_before: float = 0.0,
+        on_outcome: Callable[[TrialOutcome], None] | None = None,
+        clock: BudgetClock | None = None,
+        deadline_at: Deadline | None = None,
+        journal: str | None = None,
+    ) -> None:
+        """``clock``/``deadline_at`` (the study's clock, across sessions) take the place of the
+        absolute ``started``/``deadline`` when given; ``journal`` is the phase's outcome file."""
+        self._started = started
+        self.budget_s = budget_s
+        self._deadline = deadline
+        self.tracking_uri = tracking_uri
+        self.phase = phase
+        self.status_every_s = status_every_s
+        self.spent_before = budget_spent_before
+        self.on_outcome = on_outcome
+        self.clock = clock
+        self.deadline_at = deadline_at
+        self.journal = journal
+        self.outcomes: dict[str, TrialOutcome] = read_outcomes(Path(journal)) if journal else {}
+        self.running: set[str] = set()
+        self._trials: dict[str, Any] = {}
+        self._last_status = 0.0
+        self._last_save = 0.0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Brought back by Tuner.restore in a later session: the journal holds what happened since.
+        self.__dict__.update(state)
+        self.running, self._trials = set(), {}
+        if self.journal:
+            self.outcomes = read_outcomes(Path(self.journal))
+
+    @property
+    def started(self) -> float:
+        return self.clock.started() if self.clock is not None else self._started
+
+    @property
+    def deadline(self) -> float:
+        return self.deadline_at.time() if self.deadline_at is not None else self._deadline
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _say(self, text: str) -> None:
+        used = self.clock.spent() if self.clock is not None else self.spent_before + time.time() - self.started
+        # sys.stdout looked up at each call: the callback is pickled by Tune and must hold no stream
+        print(f"[{_clock(used)}/{_clock(self.budget_s)}] {text}", file=sys.stdout, flush=True)
+
+    def best(self) -> TrialOutcome | None:
+        return best_of(self.outcomes.values())
+
+    def counts(self) -> dict[str, int]:
+        return count_outcomes(self.outcomes.values(), len(self.running))
+
+    def _status(self) -> str:
+        c = self.counts()
+        best = self.best()
+        text = f"{self.phase}: running {c['running']}, finished {c['finished']}, pruned {c['pruned']}"
+        if c["budget"]:
+            text += f", stopped by budget {c['budget']}"
+        if c["failed"]:
+            text += f", failed {c['failed']}"
+        if best is not None:
+            text += f"; best {best.objective:.4f} ({best.name})"
+        return text
+
+    @staticmethod
+    def _params(trial: Any) -> dict[str, Any]:
+        return {k: v for k, v in trial.config.items() if k not in ("trial", "xs", "job", "seed_recipe")}
+
+    # -- Tune hooks -------------------------------------------------------------------------------
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.add(trial.trial_id)
+        self._trials[trial.trial_id] = trial
+        params = self._params(trial)
+        shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+        if "job" in trial.config:
+            shown = f"(confirming {trial.config['job'].get('label', '')}, seed {trial.config['job']['trial'].get('seed')})"
+        elif trial.config.get("seed_recipe"):
+            shown = f"(book recipe: {trial.config['seed_recipe']}) {shown}"
+        self._say(f"{trial} started {shown}")
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        now = time.time()
+        if self.clock is not None and now - self._last_save >= SAVE_EVERY_S:
+            self._last_save = now
+            self.clock.save()
+        if now - self._last_status >= self.status_every_s and self.running:
+            self._last_status = now
+            self._say(self._status())
+
+    def _finish(self, trial: Any, outcome: str, error: str | None = None) -> None:
+        self.running.discard(trial.trial_id)
+        result = dict(trial.last_result or {})
+        objective = result.get(OBJECTIVE_KEY)
+        job = trial.config.get("job") or {}
+        rec = TrialOutcome(
+            trial.trial_id, str(trial), outcome, objective, dict(trial.config.get("trial") or job.get("trial") or {}),
+            self._params(trial), result, error, job.get("label"),
+        )
+        self.outcomes[trial.trial_id] = rec
+        if self.journal:
+            with open(self.journal, "a", encoding="utf-8") as f:
+                f.write(json.dumps(asdict(rec), default=str) + "\n")
+        status = {"finished": "FINISHED", "failed": "FAILED"}.get(outcome, "KILLED")
+        xs = trial.config.get("xs") or {}
+        if xs.get("study_dir") and xs.get("launch_id"):
+            from study.tracking.records import record_end, trial_key
+
+            # the verdict in the trial's own record too, so `study sync` can tell MLflow if it missed it
+            record_end(xs["study_dir"], trial_key(xs["launch_id"], trial.trial_id), status, outcome, error)
+        run_id = result.get(RUN_ID_KEY)
+        # A finished trial closes its own run (its record has the end, for the closing sync if it
+        # could not); the others are closed here with the driver's verdict.
+        if self.tracking_uri and run_id and outcome != "finished":
+            from study.tracking.runs import set_run_outcome
+
+            try:
+                set_run_outcome(self.tracking_uri, run_id, status, outcome, error)
+            except Exception as e:  # tracking trouble must not stop the study
+                self._say(f"warning: could not close MLflow run {run_id}: {e}")
+        if self.on_outcome is not None:
+            self.on_outcome(rec)
+        value = f" objective {objective:.4f}" if isinstance(objective, float) else ""
+        epochs = result.get("epoch")
+        after = f" after epoch {epochs + 1}" if outcome != "finished" and isinstance(epochs, int) else ""
+        self._say(f"{trial} {outcome}{after}{value} | {self._status()}")
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        result = trial.last_result or {}
+        if result.get(FINISHED_KEY):
+            outcome = "finished"
+        elif time.time() >= self.deadline - 1:
+            outcome = "budget"
+        else:
+            outcome = "pruned"
+        self._finish(trial, outcome)
+
+    def close_remaining(self, outcome: str = "budget") -> None:
+        """Trials Tune stopped at the time budget get no hook of their own; record them."""
+        for trial_id in sorted(self.running):
+            self._finish(self._trials[trial_id], outcome)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        if interrupt.requested():
+            n = len(self.running)
+            if n:
+                self._say(f"{self.phase}: interrupted with {n} trial(s) running; they resume from their last checkpoint")
+            self.running.clear()
+        else:
+            self.close_remaining("budget")
+        if self.clock is not None:
+            self.clock.save()
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        error = None
+        path = getattr(trial, "error_file", None) or getattr(getattr(trial, "run_metadata", None), "error_filename", None)
+        try:
+            if path:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    error = f.read()[-2000:]
+        except OSError:
+            pass
+        self._finish(trial, "failed", error or "trial failed (see the Ray trial folder)")

@@ -1,0 +1,198 @@
+"""Ray Tune's ``OptunaSearch``, made truthful and budget-aware.
+
+Two fixes over the stock searcher:
+
+* **Pruned is PRUNED.** Ray tells Optuna COMPLETE for a trial that ASHA stopped early (it has a
+  value, the last one reported), which makes TPE treat a 1-epoch accuracy as a finished result.
+  Here a trial counts as COMPLETE only if its last report says it ran to the end
+  (``xs_finished``); otherwise it is told PRUNED, and Optuna keeps its last intermediate value.
+* **No trial that cannot finish.** Before a suggestion is handed to Tune, its cost
+  (epochs × size², ``TrialConfig.cost``) is turned into seconds with the rate measured on the
+  trials finished so far; if it would not finish before the search deadline it is not started
+  (recorded in Optuna as FAIL with the reason in ``xs_skipped``) and the log says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from typing import Any, Callable
+
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from study.tune.clock import Deadline
+from study.tune.trainable import FINISHED_KEY
+
+__all__ = ["SEED_KEY", "SeedProtectingASHA", "SpaceFunction", "StudySearch"]
+
+SEED_KEY = "seed_recipe"  # in a trial's config: which book recipe this seed trial is
+
+log = logging.getLogger("study")
+
+
+def _point_key(point: Any) -> str:
+    return json.dumps(point, sort_keys=True, default=str)
+
+
+class SpaceFunction:
+    """Define-by-run space for OptunaSearch: sample the study's parameters, return the trial config.
+
+    A class rather than a closure so the searcher stays picklable (Tune checkpoints it).
+    """
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        from study.spec.space import suggest, to_trial_config
+
+        params = suggest(trial, self.spec)
+        return {"trial": to_trial_config(self.spec, params).to_dict()}
+
+
+class StudySearch(OptunaSearch):
+    """OptunaSearch with truthful PRUNED states and a wall-clock deadline for new trials."""
+
+    MAX_CONSECUTIVE_SKIPS = 25
+
+    def __init__(
+        self,
+        *args: Any,
+        deadline: "float | Deadline | None" = None,
+        say: Callable[[str], None] | None = None,
+        seed_labels: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.seed_labels = list(seed_labels or [])  # labels of points_to_evaluate, in order
+        points = kwargs.get("points_to_evaluate") or []
+        self._seed_by_point = {_point_key(p): label for p, label in zip(points, self.seed_labels)}
+        # time.time() after which no trial may still be running; a Deadline on the study's clock
+        # (study.tune.clock) stays right when Tuner.restore brings this searcher back in a later session
+        self.deadline = deadline
+        self.say = say or log.info
+        self.seconds_per_cost: list[float] = []
+        self.min_cost: float | None = None  # cheapest configuration seen so far (cost units)
+        self.skipped = 0
+        self._consecutive_skips = 0
+
+    # -- budget -------------------------------------------------------------------------------
+    def predicted_seconds(self, cost: float) -> float | None:
+        if not self.seconds_per_cost:
+            return None
+        return statistics.median(self.seconds_per_cost) * cost
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        config = super().suggest(trial_id)
+        label = self._seed_label(trial_id) if isinstance(config, dict) else None
+        if label is not None:
+            config[SEED_KEY] = label  # one of the book's recipes (an enqueued point)
+            return config
+        if not isinstance(config, dict) or self.deadline is None or "trial" not in config:
+            return config
+        from trainable.config import TrialConfig
+
+        cost = TrialConfig.from_dict(config["trial"]).cost()
+        self.min_cost = cost if self.min_cost is None else min(self.min_cost, cost)
+        predicted = self.predicted_seconds(cost)
+        deadline = self.deadline.time() if isinstance(self.deadline, Deadline) else self.deadline
+        left = deadline - time.time()
+        if predicted is None or predicted <= left:
+            self._consecutive_skips = 0
+            return config
+        self._skip(trial_id, f"predicted {predicted:.0f} s > {max(left, 0):.0f} s left in the search budget")
+        cheapest = min(self.seconds_per_cost) * self.min_cost if self.min_cost else 0.0
+        if self._consecutive_skips >= self.MAX_CONSECUTIVE_SKIPS or left <= cheapest:
+            self.say("search: no trial fits in the time left; no new trials")
+            return Searcher.FINISHED
+        return None
+
+    def _seed_label(self, trial_id: str) -> str | None:
+        """The book recipe this trial runs, if Optuna gave it an enqueued point (its ``fixed_params``)."""
+        import optuna
+
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None or not self._seed_by_point:
+            return None
+        for t in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if t.number == ot_trial.number:
+                fixed = t.system_attrs.get("fixed_params")
+                return self._seed_by_point.get(_point_key(fixed)) if fixed else None
+        return None
+
+    # -- resume -----------------------------------------------------------------------------------
+    def restore(self, checkpoint_path: str) -> None:
+        """Tuner.restore in a later session: also settle the trials the driver lost when it died.
+
+        A trial asked of Optuna after the searcher's last save is RUNNING in the storage but unknown
+        to this (restored) searcher and to Tune: it is told FAIL, and if it was one of the book's
+        recipes, the recipe is enqueued again so that the study still runs every baseline.
+        """
+        super().restore(checkpoint_path)
+        import optuna
+
+        known = {t.number for t in self._ot_trials.values()}
+        for t in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if t.number in known:
+                continue
+            self._ot_study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            fixed = t.system_attrs.get("fixed_params")
+            if fixed:
+                self._ot_study.enqueue_trial(fixed)
+            self.say(f"search: Optuna trial {t.number} was lost with the driver (started after its last save); "
+                     + ("its recipe runs again" if fixed else "recorded as FAIL"))
+
+    def _skip(self, trial_id: str, reason: str) -> None:
+        import optuna
+
+        ot_trial = self._ot_trials.pop(trial_id)
+        ot_trial.set_user_attr("xs_skipped", reason)
+        self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
+        self.skipped += 1
+        self._consecutive_skips += 1
+        if self._consecutive_skips == 1:
+            self.say(f"search: not starting a trial: {reason}")
+
+    # -- truthful completion --------------------------------------------------------------------
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        if result and not error and result.get(FINISHED_KEY):
+            if "time_total_s" in result and result.get("cost"):
+                self.seconds_per_cost.append(float(result["time_total_s"]) / float(result["cost"]))
+            try:
+                return super().on_trial_complete(trial_id, result, error)
+            except (RuntimeError, ValueError) as e:  # told already, by a session that ended before saving this searcher
+                log.warning("optuna: trial %s was already recorded: %s", trial_id, e)
+                self._completed_trials.add(trial_id)
+                return None
+        import optuna
+
+        ot_trial = self._ot_trials[trial_id]
+        state = optuna.trial.TrialState.FAIL if error else optuna.trial.TrialState.PRUNED
+        # A PRUNED trial's value is its last intermediate value, which on_trial_result
+        # reported to Optuna at every epoch (single objective).
+        try:
+            self._ot_study.tell(ot_trial, state=state)
+        except Exception as e:  # a trial already told (e.g. after a restore): keep going
+            log.warning("optuna: could not record trial %s as %s: %s", trial_id, state.name, e)
+        self._completed_trials.add(trial_id)
+
+
+
+class SeedProtectingASHA(ASHAScheduler):
+    """ASHA that records the book's recipes at every rung but never stops them.
+
+    The seed trials are the baselines a study must beat; stopping one early would leave the study
+    without the number it is judged against. Their results still set the rungs' cut-offs.
+    """
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        action = super().on_trial_result(tune_controller, trial, result)
+        if action == TrialScheduler.STOP and trial.config.get(SEED_KEY) and not result.get(FINISHED_KEY):
+            return TrialScheduler.CONTINUE
+        return action

@@ -1,0 +1,74 @@
+"""StudySearch: pruned trials are PRUNED in Optuna, and trials that cannot finish are not started."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+import pytest
+from ray.tune.search import Searcher
+
+from study.tune.searcher import SpaceFunction, StudySearch
+from study.spec.space import spec_from_dict
+from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY
+
+SPEC = spec_from_dict({
+    "name": "s", "seed": 0,
+    "base": {"preset": "tiny"},
+    "search": {"lr": {"float": [1e-3, 1e-2], "log": True}, "mixup": {"choice": [False, True]}},
+}, source="<test>")
+
+
+def _searcher(**kwargs) -> StudySearch:
+    return StudySearch(space=SpaceFunction(SPEC), metric=OBJECTIVE_KEY, mode="max",
+                       sampler=optuna.samplers.TPESampler(seed=0), **kwargs)
+
+
+def test_stopped_trial_is_pruned_with_its_last_value_and_finished_is_complete():
+    s = _searcher()
+    a, b = s.suggest("a"), s.suggest("b")
+    assert "trial" in a and "lr" in a and "trial" in b
+    for step, acc in enumerate([0.2, 0.3], start=1):
+        s.on_trial_result("a", {OBJECTIVE_KEY: acc, "training_iteration": step, FINISHED_KEY: False})
+        s.on_trial_result("b", {OBJECTIVE_KEY: acc / 2, "training_iteration": step, FINISHED_KEY: False})
+    s.on_trial_result("a", {OBJECTIVE_KEY: 0.5, "training_iteration": 3, FINISHED_KEY: True})
+    s.on_trial_complete("a", {OBJECTIVE_KEY: 0.5, "training_iteration": 3, FINISHED_KEY: True, "time_total_s": 10.0, "cost": 0.1})
+    # b was stopped by the scheduler after epoch 2: its last report is not final
+    s.on_trial_complete("b", {OBJECTIVE_KEY: 0.15, "training_iteration": 2, FINISHED_KEY: False})
+    trials = {t.number: t for t in s._ot_study.trials}
+    assert trials[0].state == optuna.trial.TrialState.COMPLETE and trials[0].value == pytest.approx(0.5)
+    assert trials[1].state == optuna.trial.TrialState.PRUNED
+    assert trials[1].value == pytest.approx(0.15)  # its last intermediate value
+    assert s.seconds_per_cost == [pytest.approx(100.0)]
+
+
+def test_stock_optuna_search_would_have_called_it_complete():
+    """The bug we fix: Ray's OptunaSearch tells Optuna COMPLETE for a trial ASHA stopped."""
+    from ray.tune.search.optuna import OptunaSearch
+
+    s = OptunaSearch(space=SpaceFunction(SPEC), metric=OBJECTIVE_KEY, mode="max", sampler=optuna.samplers.TPESampler(seed=0))
+    s.suggest("b")
+    s.on_trial_result("b", {OBJECTIVE_KEY: 0.1, "training_iteration": 1})
+    s.on_trial_complete("b", {OBJECTIVE_KEY: 0.1, "training_iteration": 1, FINISHED_KEY: False})
+    assert s._ot_study.trials[0].state == optuna.trial.TrialState.COMPLETE
+
+
+def test_error_is_fail():
+    s = _searcher()
+    s.suggest("x")
+    s.on_trial_complete("x", None, error=True)
+    assert s._ot_study.trials[0].state == optuna.trial.TrialState.FAIL
+
+
+def test_no_trial_started_that_cannot_finish():
+    said: list[str] = []
+    s = _searcher(deadline=time.time() + 30, say=said.append)
+    s.suggest("a")
+    # the first trial finished: 100 s per cost unit; a tiny-preset trial costs 0.125 -> 12.5 s
+    s.on_trial_complete("a", {OBJECTIVE_KEY: 0.5, FINISHED_KEY: True, "time_total_s": 12.5, "cost": 0.125})
+    assert isinstance(s.suggest("b"), dict)  # 12.5 s fits in ~30 s
+    s.deadline = time.time() + 5
+    assert s.suggest("c") == Searcher.FINISHED  # nothing fits in 5 s
+    assert any("predicted 12 s > " in line for line in said), said
+    skipped = [t for t in s._ot_study.trials if "xs_skipped" in t.user_attrs]
+    assert len(skipped) == 1 and skipped[0].state == optuna.trial.TrialState.FAIL
