@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from trainable.augment_params import AugmentParams
 
 __all__ = [
     "IMAGENET_STATS",
@@ -42,41 +43,6 @@ _LOGIT_EPS = 1e-7
 # Bilinear sampling reads 2 x 2 neighbours, so it starts to alias once one output pixel steps over
 # more than 2 input pixels; fastai's `_grid_sample` pre-shrinks past the same point.
 _MAX_BILINEAR_STEP = 2.0
-
-
-@dataclass(frozen=True)
-class AugmentParams:
-    """Knobs of fastai's ``aug_transforms(size, min_scale=...)``; defaults are fastai's."""
-
-    min_scale: float = 0.75  # smallest area fraction of the P x P input kept by the square crop
-    flip: bool = True  # horizontal flip with probability 0.5
-    max_rotate: float = 10.0  # degrees; angle ~ U(-max_rotate, max_rotate)
-    max_zoom: float = 1.1  # zoom factor ~ U(1, max_zoom), centred at a random point
-    max_warp: float = 0.2  # perspective (keystone) magnitude ~ U(-max_warp, max_warp), per axis
-    max_lighting: float = 0.2  # brightness / contrast change, as in fastai's Brightness/Contrast
-    p_affine: float = 0.75  # probability of each of rotate, zoom, warp (drawn independently)
-    p_lighting: float = 0.75  # probability of each of brightness, contrast (drawn independently)
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.min_scale <= 1.0:
-            raise ValueError(f"min_scale must be in (0, 1], got min_scale={self.min_scale!r}")
-        if not self.max_rotate >= 0.0:
-            raise ValueError(f"max_rotate must be >= 0 degrees, got max_rotate={self.max_rotate!r}")
-        if not self.max_zoom >= 1.0:
-            raise ValueError(f"max_zoom must be >= 1, got max_zoom={self.max_zoom!r}")
-        # At 0.5 the keystone quadrilateral folds over (a corner crosses the opposite diagonal),
-        # so the homography stops being a warp of the image; below it, it stays invertible on
-        # every point a rotated, zoomed output can reach (radius sqrt(2)).
-        if not 0.0 <= self.max_warp < 0.5:
-            raise ValueError(f"max_warp must be in [0, 0.5), got max_warp={self.max_warp!r}")
-        if not 0.0 <= self.max_lighting < 1.0:
-            raise ValueError(
-                f"max_lighting must be in [0, 1), got max_lighting={self.max_lighting!r}"
-            )
-        for name in ("p_affine", "p_lighting"):
-            p = getattr(self, name)
-            if not 0.0 <= p <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {name}={p!r}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,8 +1,14 @@
 """Per-epoch checkpoints, written atomically, the last few kept.
 
-A checkpoint holds everything needed to continue a trial so that it ends exactly as an
-uninterrupted run would: the model, the optimizer, the epoch just finished (the position in the
-schedule follows from it), the RNG states, the metrics so far and the normalization statistics.
+``trainable.train`` stores, after each epoch, what it needs to continue a trial so that it ends
+exactly as an uninterrupted run would: the config (a resume with another one is refused), the
+epoch just finished (the position in the schedule follows from it), the model's and the
+optimizer's state, the metrics so far and the training time. No RNG state: every random choice
+of an epoch comes from generators seeded with (seed, epoch). No normalization statistics: they
+are recomputed from the decoded cache, the same in every process.
+
+Checkpoints hold tensors and plain values only, and are loaded with ``weights_only=True``:
+loading one never runs code from the file.
 """
 
 from __future__ import annotations
@@ -66,4 +72,6 @@ def latest_checkpoint(folder: Path | str | None) -> Path | None:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """The state saved at ``path`` (tensors and plain values; anything else is refused, unpickled never)."""
+    state: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
+    return state

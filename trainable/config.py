@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from trainable.augment_params import AUGMENT_BOUNDS, augment_problem
 from trainable.schedules import Cycle, Stage, format_schedule, parse_schedule, plan_cycles
 
 __all__ = ["ConfigError", "TrialConfig", "MODEL_NAMES", "NORMALIZE_CHOICES", "LABEL_NOISE_CHOICES"]
@@ -71,7 +72,10 @@ class TrialConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     bf16: str = "auto"  # bf16 autocast: auto (on for CUDA) | on | off
     channels_last: str = "auto"  # channels_last memory format: auto (on for CUDA) | on | off
-    compile: bool = False  # torch.compile the model
+    compile: bool = False  # torch.compile the model (dynamic=False: one graph per image size and mode)
+    fused_adamw: str = "auto"  # fused AdamW kernel: auto (on for CPU and CUDA) | on | off
+    cudnn_benchmark: str = "auto"  # cuDNN autotuning, once per input shape: auto (on for CUDA) | on | off
+    data_on_device: str = "auto"  # decoded uint8 images held in GPU memory: auto (CUDA, when they fit) | on | off
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     checkpoint_keep: int = 2  # epoch checkpoints kept per trial
 
@@ -216,13 +220,9 @@ def _validate(c: TrialConfig) -> None:
     _check(1.0 <= c.div <= 1e6, f"div must be in [1, 1e6], got {c.div!r}")
     _check(1.0 <= c.div_final <= 1e12, f"div_final must be in [1, 1e12], got {c.div_final!r}")
     _check(0.0 <= c.weight_decay < 1.0, f"weight_decay must be in [0, 1), got {c.weight_decay!r}")
-    _check(0.0 < c.min_scale <= 1.0, f"min_scale must be in (0, 1], got {c.min_scale!r}")
-    _check(0.0 <= c.max_rotate <= 180.0, f"max_rotate must be in [0, 180] degrees, got {c.max_rotate!r}")
-    _check(1.0 <= c.max_zoom <= 4.0, f"max_zoom must be in [1, 4], got {c.max_zoom!r}")
-    _check(0.0 <= c.max_warp < 0.5, f"max_warp must be in [0, 0.5) (0.5 folds the image), got {c.max_warp!r}")
-    _check(0.0 <= c.max_lighting < 1.0, f"max_lighting must be in [0, 1), got {c.max_lighting!r}")
-    _check(0.0 <= c.p_affine <= 1.0, f"p_affine must be in [0, 1], got {c.p_affine!r}")
-    _check(0.0 <= c.p_lighting <= 1.0, f"p_lighting must be in [0, 1], got {c.p_lighting!r}")
+    for name in AUGMENT_BOUNDS:  # the bounds trainable.augment checks too, kept once
+        problem = augment_problem(name, getattr(c, name))
+        _check(problem is None, problem or "")
     _check(c.normalize in NORMALIZE_CHOICES, f"normalize must be one of {NORMALIZE_CHOICES}, got {c.normalize!r}")
     _check(c.mixup_alpha == 0.0 or 0.0 < c.mixup_alpha <= 100.0, f"mixup_alpha must be 0 (off) or in (0, 100], got {c.mixup_alpha!r}")
     _check(0.0 <= c.label_smoothing < 1.0, f"label_smoothing must be in [0, 1), got {c.label_smoothing!r}")
@@ -233,8 +233,8 @@ def _validate(c: TrialConfig) -> None:
         c.device in DEVICE_CHOICES or (c.device.startswith("cuda:") and c.device[5:].isdigit()),
         f"device must be one of {DEVICE_CHOICES} or cuda:N, got {c.device!r}",
     )
-    _check(c.bf16 in TRISTATE, f"bf16 must be one of {TRISTATE}, got {c.bf16!r}")
-    _check(c.channels_last in TRISTATE, f"channels_last must be one of {TRISTATE}, got {c.channels_last!r}")
+    for name in ("bf16", "channels_last", "fused_adamw", "cudnn_benchmark", "data_on_device"):
+        _check(getattr(c, name) in TRISTATE, f"{name} must be one of {TRISTATE}, got {getattr(c, name)!r}")
     _check(0 <= c.threads <= 1024, f"threads must be in [0, 1024], got {c.threads!r}")
     _check(1 <= c.checkpoint_keep <= 1000, f"checkpoint_keep must be in [1, 1000], got {c.checkpoint_keep!r}")
     if c.schedule:

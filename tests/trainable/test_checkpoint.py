@@ -24,3 +24,17 @@ def test_partial_writes_are_never_trusted(tmp_path):
 def test_latest_of_missing_folder(tmp_path):
     assert latest_checkpoint(tmp_path / "nope") is None
     assert latest_checkpoint(None) is None
+
+
+class _Payload:
+    """Not a tensor nor a plain value: unpickling it would run code."""
+
+
+def test_load_refuses_anything_but_tensors_and_plain_values(tmp_path):
+    import pickle
+
+    import pytest
+
+    save_checkpoint(tmp_path, 0, {"epoch": 0, "payload": _Payload()})
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint(latest_checkpoint(tmp_path))

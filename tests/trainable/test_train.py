@@ -119,3 +119,51 @@ def test_short_training_ends_well_above_chance(tmp_path_factory):
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     # 200 validation images: at chance (0.10) the standard deviation is 0.021, so 0.2 is ~5 sigma above
     assert result.accuracy >= 0.2, result.history
+
+
+def _image_folder(root: Path, layout: dict[str, int]) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for folder, count in layout.items():
+        (root / folder).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)).save(root / folder / f"{i}.png")
+    return root
+
+
+def test_a_split_smaller_than_one_batch_trains_on_what_there_is_and_says_so_once(tmp_path):
+    """Two classes, 47 training images, the default batch of 64: one step per epoch on all 47."""
+    from trainable.train import SmallSplitWarning
+
+    root = _image_folder(tmp_path / "few", {"train/a": 24, "train/b": 23, "val/a": 3, "val/b": 3})
+    cfg = TrialConfig.from_dict(dict(data=str(root), data_dir=str(tmp_path / "cache"), presize=32, size=32, epochs=2,
+                                     threads=1))
+    assert cfg.batch_size == 64
+    with pytest.warns(SmallSplitWarning, match="47 images, fewer than batch_size 64") as caught:
+        result = run_trial(cfg)
+    assert len([w for w in caught if issubclass(w.category, SmallSplitWarning)]) == 1  # once, not per epoch
+    assert [m["epoch"] for m in result.history] == [0, 1]
+    for m in result.history:
+        assert round(m["images_per_s"] * m["epoch_seconds"]) == 47
+        assert m["lr"] > 0
+
+
+def test_a_split_with_nothing_to_train_on_is_an_error_before_any_work(tmp_path):
+    root = _image_folder(tmp_path / "one", {"train/a": 1, "val/a": 2})
+    cfg = TrialConfig.from_dict(dict(data=str(root), data_dir=str(tmp_path / "cache"), presize=32, size=32, epochs=1,
+                                     threads=1))
+    seen: list[int] = []
+    with pytest.raises(ConfigError, match="train split of .*one has 1 image") as e:
+        run_trial(cfg, on_epoch=lambda m, c: seen.append(m["epoch"]), checkpoint_dir=tmp_path / "ckpt")
+    assert str(root) in str(e.value)
+    assert seen == [] and not (tmp_path / "ckpt").exists()
+
+
+def test_checkpoints_hold_what_resume_reads_and_no_rng_or_norm(data, tmp_path):
+    from trainable.checkpoint import latest_checkpoint, load_checkpoint
+
+    run_trial(_cfg(data, epochs=1, normalize="dataset"), checkpoint_dir=tmp_path)
+    state = load_checkpoint(latest_checkpoint(tmp_path))
+    assert set(state) == {"config", "epoch", "model", "optimizer", "history", "train_seconds"}

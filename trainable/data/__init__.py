@@ -11,11 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # real types for static checkers; at run time names resolve in __getattr__
+    from trainable.data.batches import BatchSource, open_batches
     from trainable.data.cache import DecodedCache, build_cache
     from trainable.data.decode import decode_resized
     from trainable.data.errors import DataError
     from trainable.data.folder import LABEL_NOISE_LEVELS, DatasetIndex, scan_folder
-    from trainable.data.loader import iter_batches, num_batches
+    from trainable.data.loader import iter_batches, num_batches, plan_epoch
+    from trainable.data.resident import resident_images
     from trainable.data.sources import ARCHIVES, Archive, default_data_dir, download_archive, prepare, resolve_source
     from trainable.data.synthetic import CLASSES, ensure_embedded
 
@@ -31,6 +33,10 @@ _EXPORTS = {
     "decode_resized": "trainable.data.decode",
     "iter_batches": "trainable.data.loader",
     "num_batches": "trainable.data.loader",
+    "plan_epoch": "trainable.data.loader",
+    "resident_images": "trainable.data.resident",
+    "BatchSource": "trainable.data.batches",
+    "open_batches": "trainable.data.batches",
     "ARCHIVES": "trainable.data.sources",
     "Archive": "trainable.data.sources",
     "default_data_dir": "trainable.data.sources",

@@ -166,10 +166,11 @@ class DecodedCache:
             channel_base = np.array([0, 256, 512], np.uint16)
             for i in chosen:
                 hist += np.bincount((self.image(split, int(i)).reshape(-1, 3) + channel_base).ravel(), minlength=3 * 256)
-            hist = hist.reshape(3, 256)
+            per_channel = hist.reshape(3, 256)
             levels = np.arange(256, dtype=np.int64)
-            total, total_sq = (hist @ levels).astype(np.float64), (hist @ levels**2).astype(np.float64)
-            count = int(hist[0].sum())
+            total = (per_channel @ levels).astype(np.float64)
+            total_sq = (per_channel @ levels**2).astype(np.float64)
+            count = int(per_channel[0].sum())
             mean = total / count
             std = np.sqrt(np.maximum(total_sq / count - mean**2, 0))
             self._stats[key] = (

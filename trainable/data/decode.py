@@ -100,7 +100,8 @@ def read_headers(jobs: list[tuple[int, str]], presize: int) -> dict[int, tuple[i
     for i, path in jobs:
         try:
             with Image.open(path) as im:
-                out[i] = resized_shape(*im.size, presize)
+                width, height = im.size
+                out[i] = resized_shape(width, height, presize)
         except Exception as e:  # noqa: BLE001 - any unreadable file is recorded, never fatal
             out[i] = f"unreadable header: {type(e).__name__}: {e}"
     return out

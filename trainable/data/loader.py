@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ import torch
 
 from trainable.data.cache import DecodedCache
 
-__all__ = ["iter_batches", "num_batches"]
+__all__ = ["EpochOrder", "iter_batches", "num_batches", "plan_epoch"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 _DONE = object()
@@ -31,6 +32,29 @@ def num_batches(cache: DecodedCache, split: str, batch_size: int, drop_last: boo
     _check_batch_size(batch_size)
     n = cache.n(split)
     return n // batch_size if drop_last else math.ceil(n / batch_size)
+
+
+@dataclass(frozen=True)
+class EpochOrder:
+    """One epoch's random choices of the data path, drawn up front from the seed alone."""
+
+    batches: list[np.ndarray]  # image indices of each batch, in the order they are served
+    corners: np.ndarray  # (n, 2) int64: the (y, x) corner of each image's presize x presize crop
+
+
+def plan_epoch(
+    cache: DecodedCache, split: str, batch_size: int, *, shuffle: bool, random_crop: bool, drop_last: bool,
+    seed: int | Sequence[int],
+) -> EpochOrder:
+    """The order and the crops of one epoch; both iterators (host and device-resident) serve exactly these."""
+    _check_batch_size(batch_size)
+    n, size = cache.n(split), cache.presize
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    slack = cache.shapes(split).astype(np.int64) - size  # (n, 2): room for the crop in y and x
+    corners = rng.integers(0, slack + 1) if random_crop else slack // 2
+    stop = n - n % batch_size if drop_last else n
+    return EpochOrder([order[k:min(k + batch_size, stop)] for k in range(0, stop, batch_size)], corners)
 
 
 def iter_batches(
@@ -53,21 +77,15 @@ def iter_batches(
     ``drop_last``. On CUDA the batch goes through pinned memory with a non-blocking copy.
     Arguments are checked at the call, not at the first batch.
     """
-    _check_batch_size(batch_size)
     if prefetch < 0:
         raise ValueError(f"prefetch must be >= 0 batches, got {prefetch=}")
     device = torch.device(device)
-    n, size = cache.n(split), cache.presize
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n) if shuffle else np.arange(n)
-    shapes = cache.shapes(split).astype(np.int64)
-    slack = shapes - size  # (n, 2): room for the crop in y and x
-    corner = rng.integers(0, slack + 1) if random_crop else slack // 2
-    stop = n - n % batch_size if drop_last else n
-    plans = [order[k:min(k + batch_size, stop)] for k in range(0, stop, batch_size)]
+    epoch = plan_epoch(cache, split, batch_size, shuffle=shuffle, random_crop=random_crop, drop_last=drop_last,
+                       seed=seed)
+    plans, size = epoch.batches, cache.presize
     labels = cache.labels(split)
     pin = device.type == "cuda"
-    layout = (cache.pixels, cache.offsets(split).tolist(), shapes.tolist(), corner.tolist())
+    layout = (cache.pixels, cache.offsets(split).tolist(), cache.shapes(split).tolist(), epoch.corners.tolist())
 
     def assemble(idx: np.ndarray) -> Batch:
         x = torch.empty((len(idx), size, size, 3), dtype=torch.uint8, pin_memory=pin)  # crops land here directly

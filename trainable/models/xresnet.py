@@ -136,7 +136,7 @@ class XResNet(nn.Sequential):
         )
         _init_cnn(self)
 
-    def __getitem__(self, idx: int | slice) -> nn.Module:
+    def __getitem__(self, idx: int | slice) -> nn.Module:  # type: ignore[override]
         # nn.Sequential rebuilds a slice through `self.__class__(OrderedDict)`, which our
         # __init__ does not take; a slice (e.g. the body `model[:-4]`) is a plain nn.Sequential.
         if isinstance(idx, slice):
