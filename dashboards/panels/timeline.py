@@ -1,0 +1,72 @@
+"""Panel 7, the timeline: every trial as a bar on a worker slot over the study's wall clock,
+coloured by how it ended, the phases' deadlines, and the trials not started because they would
+not have fit — where the budget went, and how busy the slots were.
+
+Slots are the lanes the trials' own start and end times pack into (a trial takes the first lane
+free when it starts), so there are as many as trials ever ran at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboards.tables import StudyTables
+
+__all__ = ["Bar", "TimelineInfo", "timeline_info"]
+
+
+@dataclass(frozen=True)
+class Bar:
+    name: str
+    phase: str
+    outcome: str
+    slot: int  # 1-based
+    start_s: float  # s since the study started
+    end_s: float
+
+
+@dataclass(frozen=True)
+class TimelineInfo:
+    bars: tuple[Bar, ...]
+    slots: int
+    deadlines: tuple[tuple[str, float], ...]  # (what, s since the study started)
+    wall_s: float | None  # the study's span so far
+    busy: float | None  # share of slot-time spent in trials
+    not_started: int  # search suggestions the searcher did not start (would not have fit)
+    confirm_note: str | None  # what the confirmation phase said about runs it did not start
+    reason: str | None = None
+
+
+def timeline_info(tables: StudyTables) -> TimelineInfo:
+    meta = tables.meta
+    timed = sorted((t for t in tables.trials if t.start is not None and t.end is not None), key=lambda t: t.start or 0.0)
+    known = [x for x in (meta.started, meta.clock_origin) if x is not None]
+    origin = min(known) if known else (timed[0].start if timed else None)
+    summary = tables.summary or {}
+    skipped = summary.get("skipped_for_budget")
+    not_started = int(skipped) if isinstance(skipped, int) else sum(1 for t in tables.optuna if t.skipped)
+    conf = summary.get("confirmation")
+    conf = conf if isinstance(conf, dict) else {}
+    note = str(conf["note"]) if conf.get("note") else None
+    deadlines: list[tuple[str, float]] = []
+    if meta.budget_s > 0 and origin is not None:
+        clock0 = (meta.clock_origin if meta.clock_origin is not None else origin) - origin
+        deadlines = [("search deadline", clock0 + meta.budget_s * (1 - meta.confirm_share)), ("budget end", clock0 + meta.budget_s)]
+    if not timed or origin is None:
+        return TimelineInfo((), 0, tuple(deadlines), None, None, not_started, note, reason="no trial has a recorded start and end")
+    lanes: list[float] = []  # each lane's end
+    bars = []
+    for t in timed:
+        start, end = (t.start or 0.0) - origin, max(t.end or 0.0, t.start or 0.0) - origin
+        free = next((i for i, e in enumerate(lanes) if e <= start), None)
+        if free is None:
+            lanes.append(end)
+            free = len(lanes) - 1
+        else:
+            lanes[free] = end
+        bars.append(Bar(t.name, t.phase, t.outcome, free + 1, start, end))
+    wall = max(b.end_s for b in bars)
+    if meta.spent_s is not None and meta.phase == "done":
+        wall = max(wall, meta.spent_s)
+    busy = sum(b.end_s - b.start_s for b in bars) / (len(lanes) * wall) if wall > 0 else None
+    return TimelineInfo(tuple(bars), len(lanes), tuple(deadlines), wall, busy, not_started, note)

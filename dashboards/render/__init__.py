@@ -1,0 +1,1 @@
+"""Drawing the panels with plotly (the numbers come from ``dashboards.panels``), and the page."""

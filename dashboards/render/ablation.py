@@ -1,0 +1,37 @@
+"""Panel 9 drawn: each technique's paired contribution to the winner, with error bars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboards.panels.ablation import AblationInfo
+from dashboards.render.style import figure
+
+__all__ = ["ablation_figures"]
+
+TITLE = "Ablation"
+HOW = ("Each bar is what one technique adds to the winner: the winner's accuracy minus the winner without it, paired over "
+       "the same seeds; the whiskers are its confidence interval (or ±2 standard errors). A whisker that crosses zero is "
+       "not shown to help.")
+
+
+def ablation_figures(info: AblationInfo) -> list[Any]:
+    import plotly.graph_objects as go
+
+    rows = list(reversed(info.rows))
+    plus, minus = [], []
+    for r in rows:
+        if r.ci_low is not None and r.ci_high is not None:
+            plus.append(100 * (r.ci_high - r.contribution))
+            minus.append(100 * (r.contribution - r.ci_low))
+        else:
+            plus.append(200 * (r.stderr or 0.0))
+            minus.append(200 * (r.stderr or 0.0))
+    text = [f"{r.verdict}<br>{r.n_pairs} pairs" + (f", p = {r.p_value:.3g}" if r.p_value is not None else "") for r in rows]
+    bars = go.Bar(x=[100 * r.contribution for r in rows], y=[r.technique for r in rows], orientation="h",
+                  marker={"color": ["#2a9d8f" if r.contribution > 0 else "#d62839" for r in rows]}, text=text,
+                  hovertemplate="%{y}: %{x:+.2f} pp<br>%{text}<extra></extra>",
+                  error_x={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "visible": True})
+    return [figure([bars], height=max(240, 90 + 40 * len(rows)), showlegend=False,
+                   xaxis={"title": "contribution to the winner (pp)", "zeroline": True, "zerolinewidth": 2},
+                   yaxis={"automargin": True})]

@@ -1,0 +1,47 @@
+"""Panel 7 drawn: trials as bars on worker slots over the study's clock, deadlines as lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboards.format import duration
+from dashboards.panels.timeline import TimelineInfo
+from dashboards.render.style import OUTCOME_COLOURS, base_layout
+
+__all__ = ["timeline_figures", "timeline_note"]
+
+TITLE = "Timeline"
+HOW = ("Each bar is a trial on the worker slot it ran in, over the study's wall clock, coloured by how it ended (hatched: "
+       "confirmation runs); the vertical lines are the search's deadline and the end of the budget. Gaps are slots left idle.")
+
+
+def timeline_note(info: TimelineInfo) -> str:
+    parts = []
+    if info.wall_s is not None:
+        parts.append(f"{len(info.bars)} trials on {info.slots} slot(s) over {duration(info.wall_s)}")
+    if info.busy is not None:
+        parts.append(f"slots busy {100 * info.busy:.0f}% of the time")
+    parts.append(f"{info.not_started} search trial(s) not started because they would not have finished in time")
+    if info.confirm_note:
+        parts.append(f"confirmation: {info.confirm_note}")
+    return "; ".join(parts) + "."
+
+
+def timeline_figures(info: TimelineInfo) -> list[Any]:
+    import plotly.graph_objects as go
+
+    traces = []
+    for outcome in [o for o in OUTCOME_COLOURS if any(b.outcome == o for b in info.bars)]:
+        bars = [b for b in info.bars if b.outcome == outcome]
+        traces.append(go.Bar(
+            base=[b.start_s for b in bars], x=[b.end_s - b.start_s for b in bars], y=[f"slot {b.slot}" for b in bars],
+            orientation="h", name=outcome, marker={"color": OUTCOME_COLOURS[outcome],
+                                                     "pattern": {"shape": ["/" if b.phase == "confirm" else "" for b in bars]},
+                                                     "line": {"color": "white", "width": 1}},
+            text=[b.name for b in bars], textposition="inside", insidetextanchor="middle", hovertemplate="%{text}<br>%{base:.0f} s → +%{x:.0f} s<extra>" + outcome + "</extra>"))
+    fig = go.Figure(data=traces, layout=base_layout(
+        barmode="overlay", height=max(240, 140 + 50 * info.slots), xaxis={"title": "seconds since the study started"},
+        yaxis={"categoryorder": "category descending"}))
+    for label, at in info.deadlines:
+        fig.add_vline(x=at, line={"dash": "dash", "color": "#333"}, annotation_text=label, annotation_position="top")
+    return [fig]
