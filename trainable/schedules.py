@@ -19,6 +19,7 @@ grammar of ``TrialConfig.schedule`` is::
                 "continuous" progressive resizing); LR is ignored.
 
 Example, the book's progressive resizing: ``"128x4@3e-3,224x5@1e-3:fine_tune"`` (10 epochs).
+:func:`resize_schedule` writes such a two-stage schedule from a size, a start scale and a split.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ __all__ = [
     "one_cycle",
     "parse_schedule",
     "plan_cycles",
+    "resize_schedule",
+    "resize_start_size",
     "step_hparams",
 ]
 
@@ -130,6 +133,55 @@ def format_schedule(stages: tuple[Stage, ...]) -> str:
             text += f":{s.mode}"
         out.append(text)
     return ",".join(out)
+
+
+def resize_schedule(size: int, epochs: int, lr: float, *, start_scale: float, frac: float, mode: str) -> str:
+    """The two-stage schedule of progressive resizing (fastbook ch. 7), as :func:`parse_schedule` reads it.
+
+    Start size ``s1 = max(16, round(size·start_scale/8)·8)`` (round half up; must stay < size) for
+    ``n1 = clamp(round(frac·epochs), 1, epochs-1)`` epochs, then ``size`` for ``n2 = epochs - n1``:
+    ``fine_tune`` = ``"{s1}x{n1}@{lr},{size}x{n2-1}@{lr/3}:fine_tune"`` (a fine_tune stage trains one
+    epoch more, so the total stays ``epochs``); ``cont`` = ``"{s1}x{n1}@{lr},{size}x{n2}:cont"`` (one
+    cycle across both sizes); ``cycle`` = ``"{s1}x{n1}@{lr},{size}x{n2}@{lr/3}"`` (two fresh cycles).
+    Raises ``ValueError`` naming the value that cannot give such a schedule.
+    """
+    if epochs < 2:
+        raise ValueError(f"progressive resizing needs epochs >= 2 (some at each size), got {epochs=}")
+    if not (_is_number(start_scale) and 0 < start_scale < 1 and _is_number(frac) and 0 < frac < 1):
+        raise ValueError(f"resize_start_scale and resize_frac must be in (0, 1), got {start_scale!r:.80} and {frac!r:.80}")
+    if mode not in MODES:
+        raise ValueError(f"resize_mode must be one of {MODES}, got {mode!r:.80}")
+    s1 = resize_start_size(size, start_scale)
+    if s1 >= size:
+        raise ValueError(f"resize_start_scale {start_scale:g} of size {size} px gives a start size of {s1} px, "
+                         f"not smaller than {size} px; use a smaller scale or a larger size")
+    n1 = min(max(_round_half_up(frac * epochs), 1), epochs - 1)
+    n2 = epochs - n1
+    first = f"{s1}x{n1}@{_lr_text(lr)}"
+    if mode == "fine_tune":
+        return f"{first},{size}x{n2 - 1}@{_lr_text(lr / 3)}:fine_tune"
+    if mode == "cont":
+        return f"{first},{size}x{n2}:cont"
+    return f"{first},{size}x{n2}@{_lr_text(lr / 3)}"
+
+
+def resize_start_size(size: int, start_scale: float) -> int:
+    """The first stage's size in :func:`resize_schedule`: ``size·start_scale`` rounded to 8 px, at least 16."""
+    return max(16, _round_half_up(size * start_scale / 8) * 8)
+
+
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5)
+
+
+def _lr_text(lr: float) -> str:
+    """``lr`` in 6 significant digits, unless rounding would push it out of the grammar's (0, 10)."""
+    text = f"{lr:.6g}"
+    return text if 0 < float(text) < 10 else repr(lr)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 @dataclass(frozen=True)

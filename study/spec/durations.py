@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from study.common.errors import UsageError
+from study.common.messages import short
 
 __all__ = ["MAX_DURATION_S", "format_duration", "parse_duration"]
 
@@ -43,9 +44,9 @@ def parse_duration(value: Any) -> float:
     else:
         raise UsageError(f"duration must be a number of seconds or text like '10m', got a {type(value).__name__}; {_HINT}")
     if math.isnan(seconds) or seconds <= 0:
-        raise UsageError(f"duration must be more than 0 seconds, got {_show(value)}; {_HINT}")
+        raise UsageError(f"duration must be more than 0 seconds, got {short(value)}; {_HINT}")
     if seconds > MAX_DURATION_S:
-        raise UsageError(f"duration must be at most a year (366d), got {_show(value)}; {_HINT}")
+        raise UsageError(f"duration must be at most a year (366d), got {short(value)}; {_HINT}")
     return seconds
 
 
@@ -53,7 +54,7 @@ def format_duration(seconds: float) -> str:
     """``5400 -> "1h30m"``, ``90 -> "1m30s"``, ``2.5 -> "2.5s"`` (the inverse of :func:`parse_duration`)."""
     if seconds < 60:
         return f"{seconds:g}s"
-    total = int(round(seconds))
+    total = round(seconds)
     out = ""
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
         n, total = divmod(total, size)
@@ -62,7 +63,7 @@ def format_duration(seconds: float) -> str:
     return out or "0s"
 
 
-def _number(value: int | float) -> float:
+def _number(value: float) -> float:
     if isinstance(value, int) and abs(value) > 2**63:
         raise UsageError(f"duration must be at most a year (366d), got an integer with {value.bit_length()} bits; {_HINT}")
     seconds = float(value)
@@ -74,7 +75,7 @@ def _number(value: int | float) -> float:
 def _text(value: str) -> float:
     text = value.strip().lower()
     if not text or len(text) > 64:
-        raise UsageError(f"duration {_show(value)} is not a duration; {_HINT}")
+        raise UsageError(f"duration {short(value)} is not a duration; {_HINT}")
     if _NUMBER.fullmatch(text):
         return _number(float(text))
     seconds = 0.0
@@ -83,16 +84,11 @@ def _text(value: str) -> float:
     while pos < len(text):
         m = _PART.match(text, pos)
         if m is None or m.group(2) not in _UNITS:
-            raise UsageError(f"duration {_show(value)} is not a duration; {_HINT}")
+            raise UsageError(f"duration {short(value)} is not a duration; {_HINT}")
         size = _UNITS[m.group(2)]
         if size >= last_size:
-            raise UsageError(f"duration {_show(value)}: units must go from largest to smallest, each once; {_HINT}")
+            raise UsageError(f"duration {short(value)}: units must go from largest to smallest, each once; {_HINT}")
         last_size = size
         seconds += float(m.group(1)) * size
         pos = m.end()
     return seconds
-
-
-def _show(value: Any) -> str:
-    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else f"<{value.bit_length()}-bit integer>"
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,48 +1,64 @@
 """The book's recipes, expressed in a study's parameters: the seed trials every study starts with.
 
 Chapter 7 adds one technique at a time to a baseline; a study evaluates those recipes first
-(enqueued in Optuna), so it always contains the baseline it must beat.
+(enqueued in Optuna), so it always contains the baseline it must beat. A recipe is restricted to
+what the study's space can express: a technique the space cannot switch on stays off, and the
+recipe's label then names only the techniques that did make it (``progressive-tta`` in a space
+without ``progressive`` runs, and is labelled, ``tta``); a recipe left with none of its techniques
+is the same point as an earlier one and is not repeated.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from study.spec.model import Param, StudySpec
+    from trainable.config import TrialConfig
 
 __all__ = ["seed_points"]
 
+# A technique of the chapter, and whether a seed point (its parameters in the space) switches it on.
+_TECHNIQUES: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "normalized": lambda p: p.get("normalize", "none") != "none",
+    "progressive": lambda p: p.get("progressive") is True,
+    "tta": lambda p: p.get("tta_n", 0) > 0,
+    "mixup": lambda p: p["mixup"] is True if "mixup" in p else p.get("mixup_alpha", 0.0) > 0,
+    "label-smoothing": lambda p: p.get("label_smoothing", 0.0) > 0,
+}
 
 
-
-def _fits(param: Any, value: Any) -> bool:
+def _fits(param: Param, value: Any) -> bool:
     if param.kind == "choice":
         return value in param.choices
-    return param.low <= value <= param.high
+    return param.low <= value <= param.high  # type: ignore[operator]
 
 
-def seed_points(spec: Any, base: Any) -> list[tuple[str, dict[str, Any]]]:
+def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str, Any]]]:
     """``(label, params)`` for the book's recipes, restricted to what the space can express.
 
     The baseline turns every technique off (no normalization, mixup, smoothing, progressive
     resizing or TTA) at the base config's learning rate and size; each further recipe adds one
-    technique, as chapter 7 does.
+    technique, as chapter 7 does. A label names the recipe's techniques that the point switches
+    on, so it never promises one the space could not express.
     """
     params = {p.name: p for p in spec.params}
     norm = "dataset" if "normalize" in params and "dataset" in params["normalize"].choices else "imagenet"
     off = {"normalize": "none", "mixup": False, "mixup_alpha": 0.0, "label_smoothing": 0.0, "progressive": False, "tta_n": 0,
            "lr": base.lr, "size": base.size}
-    recipes = [
-        ("baseline", {}),
-        ("normalized", {"normalize": norm}),
-        ("progressive", {"normalize": norm, "progressive": True, "resize_mode": "fine_tune", "resize_frac": 0.6,
-                         "resize_start_scale": 0.5}),
-        ("progressive-tta", {"normalize": norm, "progressive": True, "resize_mode": "fine_tune", "resize_frac": 0.6,
-                             "resize_start_scale": 0.5, "tta_n": 4, "tta_beta": 0.25}),
-        ("mixup", {"normalize": norm, "mixup": True, "mixup_alpha": 0.4}),
-        ("label-smoothing", {"normalize": norm, "label_smoothing": 0.1}),
+    progressive = {"progressive": True, "resize_mode": "fine_tune", "resize_frac": 0.6, "resize_start_scale": 0.5}
+    recipes: list[tuple[tuple[str, ...], dict[str, Any]]] = [  # (the techniques it adds, its values)
+        ((), {}),
+        (("normalized",), {"normalize": norm}),
+        (("progressive",), {"normalize": norm, **progressive}),
+        (("progressive", "tta"), {"normalize": norm, **progressive, "tta_n": 4, "tta_beta": 0.25}),
+        (("mixup",), {"normalize": norm, "mixup": True, "mixup_alpha": 0.4}),
+        (("label-smoothing",), {"normalize": norm, "label_smoothing": 0.1}),
     ]
     out, seen = [], set()
-    for label, changes in recipes:
+    for techniques, changes in recipes:
         point = {}
         for k, v in {**off, **changes}.items():
             if k not in params:
@@ -58,8 +74,11 @@ def seed_points(spec: Any, base: Any) -> list[tuple[str, dict[str, Any]]]:
                 point.pop(k, None)
         if not point.get("tta_n"):
             point.pop("tta_beta", None)
+        ran = [t for t in techniques if _TECHNIQUES[t](point)]
+        if techniques and not ran:
+            continue  # none of the recipe's techniques fits the space: nothing of it to run
         key = json.dumps(point, sort_keys=True)
         if key not in seen:
             seen.add(key)
-            out.append((label, point))
+            out.append(("-".join(ran) or "baseline", point))
     return out

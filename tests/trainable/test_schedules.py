@@ -1,9 +1,18 @@
 import math
+from itertools import pairwise
 
 import pytest
 
+from trainable.config import TrialConfig
 from trainable.schedules import (
-    Stage, epoch_plan, format_schedule, one_cycle, parse_schedule, plan_cycles, step_hparams,
+    Stage,
+    epoch_plan,
+    format_schedule,
+    one_cycle,
+    parse_schedule,
+    plan_cycles,
+    resize_schedule,
+    step_hparams,
 )
 
 
@@ -37,15 +46,15 @@ def test_one_cycle_monotone_phases():
     lrs = [one_cycle(x, 3e-3)[0] for x in xs]
     peak = lrs.index(max(lrs))
     assert 240 <= peak <= 251
-    assert all(a <= b for a, b in zip(lrs[:peak], lrs[1:peak + 1]))
-    assert all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))
+    assert all(a <= b for a, b in pairwise(lrs[:peak + 1]))
+    assert all(a >= b for a, b in pairwise(lrs[peak:]))
 
 
-@pytest.mark.parametrize("bad", [dict(pos=-0.1), dict(pos=1.5), dict(pct_start=0.0), dict(pct_start=1.0)])
+@pytest.mark.parametrize("bad", [{"pos": -0.1}, {"pos": 1.5}, {"pct_start": 0.0}, {"pct_start": 1.0}])
 def test_one_cycle_rejects_bad_input(bad):
-    kwargs = dict(pos=0.5, lr_max=1e-3)
+    kwargs = {"pos": 0.5, "lr_max": 1e-3}
     kwargs.update(bad)
-    with pytest.raises(ValueError, match=str(list(bad.values())[0])):
+    with pytest.raises(ValueError, match=str(next(iter(bad.values())))):
         one_cycle(kwargs.pop("pos"), kwargs.pop("lr_max"), **kwargs)
 
 
@@ -108,3 +117,34 @@ def test_step_hparams_positions():
     assert lr == pytest.approx(one_cycle(31 / 32, 1e-2)[0])
     with pytest.raises(ValueError, match="step"):
         step_hparams(plans[0], 8, 8)
+
+
+# --- progressive resizing: the two-stage schedule of the study's resize parameters ---
+
+
+@pytest.mark.parametrize("size,epochs,lr,scale,frac,mode,expected", [
+    (64, 5, 3e-3, 0.5, 0.5, "fine_tune", "32x3@0.003,64x1@0.001:fine_tune"),  # n1 = round(2.5) = 3 (half up)
+    (64, 5, 3e-3, 0.8, 0.8, "fine_tune", "48x4@0.003,64x0@0.001:fine_tune"),  # fine_tune with 0 extra epochs
+    (48, 5, 3e-3, 0.5, 0.3, "cont", "24x2@0.003,48x3:cont"),
+    (224, 10, 3e-3, 0.57, 0.4, "cycle", "128x4@0.003,224x6@0.001"),
+    (64, 5, 3e-3, 0.5, 0.01, "cont", "32x1@0.003,64x4:cont"),  # n1 clamped up to 1
+    (64, 5, 3e-3, 0.5, 0.99, "cont", "32x4@0.003,64x1:cont"),  # n1 clamped down to epochs - 1
+    (24, 2, 1e-2, 0.3, 0.5, "fine_tune", "16x1@0.01,24x0@0.00333333:fine_tune"),  # start size at least 16
+])
+def test_resize_schedule_strings(size, epochs, lr, scale, frac, mode, expected):
+    text = resize_schedule(size, epochs, lr, start_scale=scale, frac=frac, mode=mode)
+    assert text == expected
+    cfg = TrialConfig.from_dict({"schedule": text, "presize": 2 * size, "epochs": epochs, "size": size})
+    assert cfg.total_epochs == epochs  # every mode keeps the base epoch count
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"size": 64, "epochs": 1, "lr": 3e-3, "start_scale": 0.5, "frac": 0.5, "mode": "cont"}, "epochs >= 2"),
+    ({"size": 24, "epochs": 5, "lr": 3e-3, "start_scale": 0.9, "frac": 0.5, "mode": "cont"}, "start size of 24 px"),
+    ({"size": 64, "epochs": 5, "lr": 3e-3, "start_scale": 0.5, "frac": 0.5, "mode": "sideways"}, "resize_mode"),
+    ({"size": 64, "epochs": 5, "lr": 3e-3, "start_scale": 1.5, "frac": 0.5, "mode": "cont"}, "(0, 1)"),
+])
+def test_resize_schedule_rejects(kwargs, needle):
+    with pytest.raises(ValueError) as info:
+        resize_schedule(**kwargs)
+    assert needle in str(info.value)

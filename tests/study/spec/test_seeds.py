@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from study.spec.seeds import seed_points
-from study.spec.space import default_spec, spec_from_dict, to_trial_config
+from study.spec import default_spec, seed_points, spec_from_dict, to_trial_config
 
 
 def test_default_space_seeds_are_the_chapters_recipes():
@@ -31,3 +30,26 @@ def test_seeds_keep_only_what_the_space_can_express():
     # 0.1 smoothing is outside the range and tta_n=4 too: those recipes collapse into the baseline
     assert labels == ["baseline"]
     assert points[0][1] == {"label_smoothing": 0.0, "tta_n": 0}
+
+
+def test_a_recipe_is_labelled_by_what_the_space_lets_it_run():
+    """Issue 10: without progressive in the space, the progressive-tta seed ran as plain TTA under its book name."""
+    spec = spec_from_dict({"name": "photos", "base": {"preset": "tiny"},
+                           "search": {"normalize": {"choice": ["none", "imagenet"]}, "tta_n": {"int": [0, 8]},
+                                      "tta_beta": {"float": [0.0, 0.5], "when": {"tta_n": {"min": 1}}}}}, source="<t>")
+    points = seed_points(spec, to_trial_config(spec, {}))
+    labels = [label for label, _ in points]
+    assert labels == ["baseline", "normalized", "tta"]  # no "progressive", no "progressive-tta"
+    tta = dict(points)["tta"]
+    assert tta == {"normalize": "imagenet", "tta_n": 4, "tta_beta": 0.25}
+    config = to_trial_config(spec, tta)
+    assert config.schedule == "" and config.tta_n == 4  # what ran: TTA without progressive resizing
+
+
+def test_a_recipe_without_any_of_its_techniques_is_left_out():
+    spec = spec_from_dict({"name": "s", "base": {"preset": "tiny"},
+                           "search": {"normalize": {"choice": ["none", "imagenet"]},
+                                      "progressive": {"choice": [False, True]}}}, source="<t>")
+    labels = [label for label, _ in seed_points(spec, to_trial_config(spec, {}))]
+    # progressive-tta keeps its progressive half, and so is the progressive recipe again (not repeated)
+    assert labels == ["baseline", "normalized", "progressive"]

@@ -9,7 +9,7 @@ import pytest
 from ray.tune.search import Searcher
 
 from study.tune.searcher import SpaceFunction, StudySearch
-from study.spec.space import spec_from_dict
+from study.spec import spec_from_dict
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY
 
 SPEC = spec_from_dict({

@@ -16,11 +16,20 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from study.common.errors import UsageError
 from study.commands.overrides import resolve_config
-from study.spec.space import VIRTUAL, StudySpec, describe, load_study_file, spec_from_dict, suggest, to_trial_config
+from study.common.errors import UsageError
+from study.spec import (
+    VIRTUAL,
+    StudySpec,
+    default_spec,
+    describe,
+    load_study_file,
+    spec_from_dict,
+    suggest,
+    to_trial_config,
+)
 from trainable.config import TrialConfig
-from trainable.presets import PRESETS
+from trainable.presets import DEFAULT_PRESET, PRESETS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -223,7 +232,7 @@ set_items = st.one_of(
        data=st.none() | texts)
 def test_random_set_overrides(sets, preset, data):
     try:
-        config = resolve_config(preset, None, sets, data, default_preset="cpu-baseline")
+        config = resolve_config(preset, None, sets, data, default_preset=DEFAULT_PRESET)
     except UsageError:
         return
     assert isinstance(config, TrialConfig)
@@ -246,7 +255,5 @@ _SPEC: list[StudySpec] = []
 
 def _default_spec() -> StudySpec:
     if not _SPEC:
-        from study.spec.space import default_spec
-
         _SPEC.append(default_spec())
     return _SPEC[0]
