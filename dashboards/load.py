@@ -51,21 +51,17 @@ def load_study(study_dir: str | Path) -> StudyTables:
 
 
 def _study_record(folder: Path) -> dict[str, Any]:
-    path = folder / "study.json"
+    from study.common.folder import RECORD, read_study
+
     if not folder.is_dir():
-        raise UsageError(f"{folder} is not a folder; pass a study folder (one with a study.json)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{folder} is not a study folder: it has no study.json (`study launch` writes one)") from None
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{path} cannot be read ({e}); it is not a study folder this tool wrote") from None
-    if not isinstance(data, dict) or "name" not in data:
-        raise UsageError(f"{path} is not a study record (no 'name'); it is not a study folder this tool wrote")
-    return data
+        raise UsageError(f"{folder} is not a folder; pass a study folder (one with a {RECORD})")
+    if not (folder / RECORD).exists():
+        raise UsageError(f"{folder} is not a study folder: it has no {RECORD} (`study launch` writes one)")
+    return read_study(folder)  # the same message as every other command for a damaged one
 
 
 def _meta(folder: Path, record: dict[str, Any], notes: list[str]) -> StudyMeta:
+    from study.common.folder import tracking_uri_of
     from study.spec import Budget
 
     spec = _toml(folder / "study.toml", notes)
@@ -89,7 +85,7 @@ def _meta(folder: Path, record: dict[str, Any], notes: list[str]) -> StudyMeta:
         clock_origin=origin,
         spent_s=float(clock["spent_s"]) if _number(clock.get("spent_s")) else None,
         parent_run_id=record.get("parent_run_id"),
-        tracking_uri=record.get("tracking_uri"),
+        tracking_uri=tracking_uri_of(folder, record),
     )
 
 

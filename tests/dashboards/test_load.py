@@ -56,5 +56,5 @@ def test_not_a_study_folder(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is not a folder"):
         load_study(tmp_path / "nowhere")
     (tmp_path / "study.json").write_text("[1, 2]")
-    with pytest.raises(UsageError, match="no 'name'"):
+    with pytest.raises(UsageError, match="no 'name'.*a study folder"):
         load_study(tmp_path)
