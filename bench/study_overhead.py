@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from study.testing.faults import TRAINABLE_ENV
 from study.testing.stand_in import WORK_S
 CASES = {  # name -> (MLflow on, scheduler)
     "mlflow-none": (True, "none"),
@@ -101,22 +102,23 @@ def run_case(case: str, data: Path, folder: Path, trials: int, epochs: int, prof
              trainable: str = "study.testing.stand_in:sleep_trial") -> dict[str, Any]:
     mlflow_on, scheduler = CASES[case]
     t0 = time.perf_counter()
-    import study.driver.phases as runner
+    import study.driver.search as runner
     from study.driver.cluster import init_ray, quiet_ray
     from study.driver.launch import LaunchOptions, launch
 
     t_imports = time.perf_counter() - t0
     spec = study_file(folder / "spec", data, name=f"bench-{case}", trials=trials, epochs=epochs, scheduler=scheduler)
+    os.environ[TRAINABLE_ENV] = trainable  # the stand-in instead of training (study.testing)
     opts = LaunchOptions(space=str(spec), root=str(folder / "studies"), no_mlflow=not mlflow_on, confirm_top=0,
-                         trainable=trainable, status_every_s=1e9)
+                         status_every_s=1e9)
 
     # Ray is started here, as launch would (it joins a running Ray), so that its start is timed apart.
     quiet_ray()
     t1 = time.perf_counter()
-    init_ray(opts)
+    init_ray(opts.cluster())
     t_ray = time.perf_counter() - t1
 
-    # run_search is timed by wrapping it (launch imports it from study.driver.phases when it calls it).
+    # run_search is timed by wrapping it (launch imports it from study.driver.search when it calls it).
     seen: dict[str, Any] = {}
     real_search = runner.run_search
 
@@ -216,7 +218,7 @@ def table(rows: list[dict[str, Any]], epochs: int) -> str:
         "",
         "imports = the driver's `import study.driver.launch` and what it pulls; ray init = ray.init as launch does it;",
         "setup = launch() up to the search (study file, MLflow experiment and parent run, data cache);",
-        "search = study.driver.phases.run_search (Optuna storage, Tuner, all trials); finish = summary, closing runs;",
+        "search = study.driver.search.run_search (Optuna storage, Tuner, all trials); finish = summary, closing runs;",
         "outcomes: F finished, P pruned (ASHA), X failed; busy = CPU busy in the 3 s before the case (other work skews it)",
         "",
     ]

@@ -32,6 +32,8 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from trainable.presets import DEFAULT_PRESET  # plain data: no torch
+
     parser = argparse.ArgumentParser(
         prog="study",
         description="Which of fastbook chapter 7's techniques train the best xresnet from scratch, "
@@ -49,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Running it again with the same --out resumes from the last checkpoint.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    t.add_argument("--preset", metavar="NAME", help="named recipe to start from (see `study presets`; default cpu-baseline)")
+    t.add_argument("--preset", metavar="NAME", help=f"named recipe to start from (see `study presets`; default {DEFAULT_PRESET})")
     t.add_argument("--config", metavar="FILE", help="TOML file of config keys (and optionally `preset = NAME`)")
     t.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="sets",
                    help="override one config key; repeatable (e.g. --set lr=1e-3 --set tta_n=4)")
@@ -123,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_trial(args: argparse.Namespace) -> int:
     from study.commands.overrides import resolve_config
+    from trainable.presets import DEFAULT_PRESET
 
-    config = resolve_config(args.preset, args.config, args.sets, args.data, default_preset="cpu-baseline")
+    config = resolve_config(args.preset, args.config, args.sets, args.data, default_preset=DEFAULT_PRESET)
     if args.print_config:
         for k, v in config.to_dict().items():
             print(f"{k} = {v!r}")
@@ -199,7 +202,7 @@ def _cmd_ui(args: argparse.Namespace) -> int:
 
 def _cmd_sync(args: argparse.Namespace) -> int:
     from study.tracking.sync import sync_study
-    from study.commands.ui import find_study
+    from study.common.folder import find_study
 
     report = sync_study(find_study(args.study, args.root), tracking_uri=args.tracking_uri)
     if report.error:

@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-__all__ = ["ConfigSummary", "CostModel", "Verdict", "runs_that_fit", "summarize", "verdict", "top_configs"]
+__all__ = ["ConfigSummary", "CostModel", "Verdict", "group_runs", "runs_that_fit", "verdict", "top_configs"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _fmt(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.4f}"
 
 
-def summarize(rows: Iterable[tuple[str, float]]) -> dict[str, ConfigSummary]:
+def group_runs(rows: Iterable[tuple[str, float]]) -> dict[str, ConfigSummary]:
     """Group ``(label, objective)`` rows into per-configuration summaries."""
     grouped: dict[str, list[float]] = {}
     for label, value in rows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -11,22 +10,9 @@ import sys
 from pathlib import Path
 
 from study.common.errors import UsageError
+from study.common.folder import find_study, read_study, tracking_uri_of
 
-__all__ = ["find_study", "serve", "server_command"]
-
-
-def find_study(name: str | None, root: str) -> Path:
-    base = Path(root)
-    if name:
-        d = base / name
-        if not (d / "study.json").exists():
-            known = sorted(p.parent.name for p in base.glob("*/study.json"))
-            raise UsageError(f"no study {name!r} under {base}/" + (f"; known studies: {', '.join(known)}" if known else "; run `study launch` first"))
-        return d
-    found = sorted(base.glob("*/study.json"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise UsageError(f"no study under {base}/; run `study launch` first or pass --root")
-    return found[-1].parent
+__all__ = ["serve", "server_command"]
 
 
 def server_command(tracking_uri: str, artifacts: Path | None, host: str, port: int) -> list[str]:
@@ -41,8 +27,8 @@ def serve(name: str | None, *, root: str, host: str, port: int) -> int:
     if not 1 <= port <= 65535:
         raise UsageError(f"--port must be in [1, 65535], got {port}")
     d = find_study(name, root)
-    meta = json.loads((d / "study.json").read_text())
-    uri = meta.get("tracking_uri")
+    meta = read_study(d)
+    uri = tracking_uri_of(d, meta)
     if not uri:
         raise UsageError(f"study {d.name!r} was launched with --no-mlflow; there is nothing to show")
     if not uri.startswith("sqlite:"):
@@ -50,6 +36,10 @@ def serve(name: str | None, *, root: str, host: str, port: int) -> int:
         return 0
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {host} exposes the MLflow UI beyond this machine", file=sys.stderr)
+    if meta.get("tracking_store") == "folder":
+        from study.tracking import relocate_folder_store
+
+        relocate_folder_store(d, meta["name"])  # a moved folder: its artifacts are where it is now
     cmd = server_command(uri, d / "mlartifacts", host, port)
     print(f"MLflow UI for study {d.name!r}: http://{host}:{port}   (Ctrl-C stops it)", flush=True)
     proc = subprocess.Popen(cmd, start_new_session=True)

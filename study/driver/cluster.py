@@ -5,18 +5,27 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from study.common.errors import UsageError
 
-if TYPE_CHECKING:
-    from study.driver.launch import LaunchOptions
-
-__all__ = ["check_reachable", "init_ray", "quiet_ray", "resources"]
+__all__ = ["ClusterRequest", "check_reachable", "init_ray", "quiet_ray", "resources"]
 
 
-def resources(opts: "LaunchOptions", cluster: dict[str, float]) -> tuple[float, float, int]:
+@dataclass(frozen=True)
+class ClusterRequest:
+    """What a study asks of Ray: a cluster to join (or the local machine's CPUs and GPUs), and trial sizes."""
+
+    address: str | None = None  # join an existing Ray cluster (HOST:PORT, ray://HOST:PORT, auto)
+    cpus: int | None = None  # CPUs to use on this machine (None: all)
+    gpus: int | None = None  # GPUs to use on this machine (None: all that are there)
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+
+
+def resources(opts: ClusterRequest, cluster: dict[str, float]) -> tuple[float, float, int]:
     """(cpus per trial, gpus per trial, concurrent trials) for this cluster."""
     cpus = cluster.get("CPU", 1.0)
     gpus = cluster.get("GPU", 0.0)
@@ -49,7 +58,7 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
                          f"(`ray start --head --port {port}`) or fix the address") from None
 
 
-def init_ray(opts: "LaunchOptions") -> bool:
+def init_ray(opts: ClusterRequest) -> bool:
     """Start or join Ray; returns True if this call started it (and must shut it down)."""
     if opts.address:
         # Clusters started with `ray start` (Ray >= 2.59) require the auth token, which the client

@@ -20,10 +20,15 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from study.driver.cluster import init_ray, quiet_ray, resources
 from study.common.errors import UsageError
+from study.driver.cluster import ClusterRequest, init_ray, quiet_ray, resources
+
+if TYPE_CHECKING:
+    from study.spec import StudySpec
+    from study.tracking import TrackingInfo
+    from study.tune.clock import BudgetClock
 
 __all__ = ["LaunchOptions", "launch", "resume"]
 
@@ -49,8 +54,10 @@ class LaunchOptions:
     confirm_seeds: int | None = None
     data_dir: str | None = None
     status_every_s: float = 10.0
-    trainable: str = "study.tune.trainable:train_trial"  # "module:function" run by each trial (benchmarks swap it)
-    inject_fault: dict[str, Any] | None = None  # fault tests only: {"kill_after_epoch": N, "marker": path, "delay_s": s}
+
+    def cluster(self) -> ClusterRequest:
+        return ClusterRequest(address=self.address, cpus=self.cpus, gpus=self.gpus, cpus_per_trial=self.cpus_per_trial,
+                              gpus_per_trial=self.gpus_per_trial)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -58,8 +65,8 @@ class LaunchOptions:
 # ------------------------------------------------------------------------------------------------
 
 
-def _resolve_spec(opts: LaunchOptions) -> Any:
-    from study.spec.space import apply_overrides, default_spec, load_study_file, parse_duration
+def _resolve_spec(opts: LaunchOptions) -> StudySpec:
+    from study.spec import apply_overrides, default_spec, load_study_file, parse_duration
 
     spec = load_study_file(opts.space) if opts.space else default_spec()
     name = opts.name
@@ -98,16 +105,17 @@ def _check_options(opts: LaunchOptions) -> None:
 
 def _study_dir(root: str, name: str) -> Path:
     from study.common.files import ensure_writable
+    from study.common.folder import RECORD
 
     d = Path(root) / name
-    if (d / "study.json").exists():
+    if (d / RECORD).exists():
         raise UsageError(f"study {name!r} already exists in {d}; pick another --name (or --root), or remove that folder")
     return ensure_writable(d, "study folder", "choose another --root")
 
 
-def _study_artifacts(spec: Any) -> dict[str, Any]:
+def _study_artifacts(spec: StudySpec) -> dict[str, Any]:
     """The study file as given (or the built-in one) and the space as resolved, for the parent run."""
-    from study.spec.space import describe
+    from study.spec import describe
 
     source = Path(spec.source)
     if source.is_file():
@@ -115,7 +123,7 @@ def _study_artifacts(spec: Any) -> dict[str, Any]:
     else:
         from importlib.resources import files
 
-        text = files("study").joinpath("default_space.toml").read_text(encoding="utf-8")
+        text = files("study.spec").joinpath("default_space.toml").read_text(encoding="utf-8")
     return {"study.toml": text, "space.txt": describe(spec) + "\n"}
 
 
@@ -147,14 +155,13 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
     _check_space(spec, study_dir, opts)
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
-    started_ray = init_ray(opts)  # a cluster that cannot be joined is a usage error: nothing recorded yet
+    started_ray = init_ray(opts.cluster())  # a cluster that cannot be joined is a usage error: nothing recorded yet
     from study.driver.state import save_new_study
 
     try:
         save_new_study(study_dir, spec, _study_artifacts(spec)["study.toml"], {
-            "launch_id": launch_id, "started": time.time(), "tracking_uri": uri, "parent_run_id": None,
-            "options": {k: v for k, v in asdict(opts).items() if k != "inject_fault"}, "sessions": 1,
-        })
+            "launch_id": launch_id, "started": time.time(), "parent_run_id": None, "options": asdict(opts), "sessions": 1,
+        }, tracking_uri=uri)
     except BaseException:
         if started_ray:
             import ray
@@ -165,21 +172,22 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
 
 
 def resume(name: str | None, *, root: str = "studies", address: str | None = None,
-           inject_fault: dict[str, Any] | None = None, status_every_s: float | None = None) -> dict[str, Any]:
+           status_every_s: float | None = None) -> dict[str, Any]:
     """``study resume``: continue an interrupted study where it stopped, within what is left of its budget.
 
     Finished trials are kept; interrupted ones continue from their last epoch checkpoint in the
     same MLflow run; the Optuna study continues from all finished trials; the budget counts the
     time already spent; the MLflow parent run is the same.
     """
-    from study.tune.clock import begin_session, spent_seconds
     from study.common.files import ensure_writable
-    from study.driver.state import read_record, saved_spec, update_record
-    from study.commands.ui import find_study
+    from study.common.folder import check_format, find_study, read_study, tracking_uri_of
+    from study.driver.state import saved_spec, update_record
+    from study.tune.clock import begin_session, spent_seconds
 
     quiet_ray()
     study_dir = find_study(name, root)
-    record = read_record(study_dir)
+    record = read_study(study_dir)
+    check_format(study_dir, record, "study resume")
     if record.get("phase") == "done":
         raise UsageError(f"study {record['name']!r} in {study_dir} is already done; its results are in "
                          f"{study_dir / 'summary.json'} (launch a new study with `study launch --name ...`)")
@@ -189,7 +197,7 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
     _check_not_running(study_dir, record)
     saved = {k: v for k, v in record["options"].items() if k in LaunchOptions.__dataclass_fields__}
     opts = replace(LaunchOptions(**saved), address=address if address is not None else saved.get("address"),
-                   root=root, inject_fault=inject_fault)
+                   root=root)
     if status_every_s is not None:
         opts = replace(opts, status_every_s=status_every_s)
     _check_options(opts)
@@ -203,8 +211,12 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
 
         say(f"study {spec.name!r} has spent its whole budget ({spent:.0f} of {spec.budget.time_s:.0f} s); "
             "finishing its records without new trials")
-    uri, experiment_id = _check_mlflow(opts, spec, study_dir, record.get("tracking_uri"))
-    started_ray = init_ray(opts)
+    uri, experiment_id = _check_mlflow(opts, spec, study_dir, tracking_uri_of(study_dir, record))
+    if record.get("tracking_store") == "folder":
+        from study.tracking import relocate_folder_store
+
+        relocate_folder_store(study_dir, spec.name)  # a moved folder: its artifacts are where it is now
+    started_ray = init_ray(opts.cluster())
     update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
     return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, clock, parent_run_id=record.get("parent_run_id"),
                 phase=record.get("phase", "starting"), started_ray=started_ray)
@@ -226,7 +238,7 @@ def _check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
                          f"stop it first (Ctrl+C, or kill {pid}), then resume")
 
 
-def _check_space(spec: Any, study_dir: Path, opts: LaunchOptions) -> None:
+def _check_space(spec: StudySpec, study_dir: Path, opts: LaunchOptions) -> None:
     """Room for the running trials' checkpoints (Tune keeps one per trial and writes the next beside it).
 
     Checked before Ray starts, with this machine's resources (one trial at a time for a cluster).
@@ -239,7 +251,7 @@ def _check_space(spec: Any, study_dir: Path, opts: LaunchOptions) -> None:
 
         local = {"CPU": float(opts.cpus or os.cpu_count() or 1),
                  "GPU": float(opts.gpus if opts.gpus is not None else torch.cuda.device_count())}
-        slots = resources(opts, local)[2]
+        slots = resources(opts.cluster(), local)[2]
 
     models = {spec.base.get("model", "xresnet18")}
     searched = spec.param("model")
@@ -249,8 +261,8 @@ def _check_space(spec: Any, study_dir: Path, opts: LaunchOptions) -> None:
     ensure_free_space(study_dir, need, "study folder", "free some space or choose another --root")
 
 
-def _check_data(spec: Any) -> None:
-    from study.spec.space import to_trial_config
+def _check_data(spec: StudySpec) -> None:
+    from study.spec import to_trial_config
     from trainable.data.errors import DataError
     from trainable.data.sources import check_source
 
@@ -260,13 +272,14 @@ def _check_data(spec: Any) -> None:
         raise UsageError(f"{spec.source}: [base] data: {e}") from None
 
 
-def _check_mlflow(opts: LaunchOptions, spec: Any, study_dir: Path, saved_uri: str | None) -> tuple[str | None, str | None]:
+def _check_mlflow(opts: LaunchOptions, spec: StudySpec, study_dir: Path, saved_uri: str | None) -> tuple[str | None, str | None]:
     """(tracking URI, experiment id), or (None, None) with --no-mlflow; unreachable → UsageError, before any trial."""
     if opts.no_mlflow:
         return None, None
-    from study.tracking.runs import check_tracking, default_tracking_uri
+    from study.tracking import check_tracking, default_tracking_uri
 
     uri = saved_uri or opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
+    _route_library_logs(study_dir)  # check_tracking imports mlflow
     artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
     try:
         return uri, check_tracking(uri, spec.name, artifact_location=artifacts)
@@ -274,12 +287,13 @@ def _check_mlflow(opts: LaunchOptions, spec: Any, study_dir: Path, saved_uri: st
         raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
 
 
-def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: str | None, experiment_id: str | None,
-         clock: Any, *, parent_run_id: str | None, phase: str = "starting", started_ray: bool = False) -> dict[str, Any]:
+def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: str | None, experiment_id: str | None,
+         clock: BudgetClock, *, parent_run_id: str | None, phase: str = "starting", started_ray: bool = False) -> dict[str, Any]:
     """The phases of a study from ``phase`` on, in this session; shared by launch and resume."""
+    from study.common import interrupt
     from study.common.console import say
     from study.common.interrupt import StudyInterrupted, graceful_stop
-    from study.spec.space import describe, to_trial_config
+    from study.spec import describe, to_trial_config
     from study.driver.state import update_record
 
     update_record(study_dir, driver={"host": socket.gethostname(), "pid": os.getpid()})
@@ -297,7 +311,8 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
                 import ray
 
                 cluster = ray.cluster_resources()
-                cpt, gpt, slots = resources(opts, cluster)
+                cpt, gpt, slots = resources(opts.cluster(), cluster)
+                _route_library_logs(study_dir)
                 say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
                     f"{cpt:g} CPU + {gpt:g} GPU each")
                 if uri is not None:
@@ -311,22 +326,28 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
                 prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
                         label_noise=base.label_noise)
 
-                from study.common.files import write_json
                 from study.analysis.summary import print_summary, summarize
-                from study.driver.phases import Runtime, SearchOutcome, run_confirmations, run_search
+                from study.common.files import write_json
+                from study.driver.confirm import run_confirmations
+                from study.driver.search import SearchOutcome, run_search
+                from study.driver.tuner import Runtime
+                from study.testing.faults import fault_from_env, trainable_from_env
+                from study.tune.searcher import settle_running
+                from study.tune.trainable import TRAINABLE
 
                 rt = Runtime(
                     study_dir=study_dir, clock=clock, slots=slots, cpt=cpt, gpt=gpt,
                     device="cuda" if gpt > 0 else "cpu", threads=max(1, int(cpt)) if gpt == 0 else 0,
                     common={"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id,
-                            "fault": opts.inject_fault, "study_dir": str(study_dir.resolve())},
-                    tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=opts.trainable,
+                            "fault": fault_from_env(), "study_dir": str(study_dir.resolve())},
+                    tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=trainable_from_env(TRAINABLE),
                 )
                 if phase in ("starting", "search"):
                     update_record(study_dir, phase="search")
                     search = run_search(spec, rt)
                     search.save(study_dir / "search.json")
-                    _settle_optuna(search.optuna_url, spec.name)
+                    if not interrupt.requested():
+                        settle_running(search.optuna_url, spec.name)
                     update_record(study_dir, phase="confirm")
                 else:
                     search = SearchOutcome.load(study_dir / "search.json")
@@ -355,25 +376,19 @@ def _run(spec: Any, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: s
             ray.shutdown()
 
 
-def _parent_run(spec: Any, uri: str, experiment_id: Any, parent_run_id: str | None, cluster: dict[str, float],
-                slots: int, launch_id: str) -> Any:
+def _parent_run(spec: StudySpec, uri: str, experiment_id: str, parent_run_id: str | None, cluster: dict[str, float],
+                slots: int, launch_id: str) -> TrackingInfo:
     """The study's MLflow parent run: created at launch, the same run again (RUNNING) on resume."""
-    from study.tracking.runs import TrackingInfo, start_parent_run
+    from study.tracking import open_parent_run
 
-    if parent_run_id is not None:
-        from mlflow.tracking import MlflowClient
-
-        MlflowClient(uri).update_run(parent_run_id, status="RUNNING")
-        return TrackingInfo(uri, experiment_id, parent_run_id, spec.name)
-    parent = start_parent_run(uri, experiment_id, spec.name, {
+    return open_parent_run(uri, experiment_id, spec.name, parent_run_id, {
         "study_file": spec.source, "budget_s": spec.budget.time_s, "seed": spec.seed,
         "max_trials": spec.budget.max_trials, "cluster_cpus": cluster.get("CPU", 0), "cluster_gpus": cluster.get("GPU", 0),
         "concurrent_trials": slots, "objectives": ",".join(o.metric for o in spec.objectives),
     }, {"xs.git_commit": _git_commit(), "xs.launch_id": launch_id}, artifacts=_study_artifacts(spec))
-    return TrackingInfo(uri, experiment_id, parent, spec.name)
 
 
-def _sync(study_dir: Path, uri: str, say: Any) -> None:
+def _sync(study_dir: Path, uri: str, say: Callable[[str], None]) -> None:
     """The automatic retry: whatever the trials' records hold and MLflow missed (an outage) goes in now."""
     from study.tracking.sync import sync_study
 
@@ -388,35 +403,22 @@ def _sync(study_dir: Path, uri: str, say: Any) -> None:
         say(f"mlflow: {report.sentence()}")
 
 
-def _close_runs(tracking: Any, say: Any) -> None:
+def _close_runs(tracking: TrackingInfo, say: Callable[[str], None]) -> None:
     """No run left RUNNING: trials cut off are KILLED; the parent ends FINISHED (KILLED if interrupted)."""
     from study.common import interrupt
-    from study.tracking.runs import close_leftover_runs
+    from study.tracking import close_leftover_runs, finish_parent_run
 
     try:
         n = close_leftover_runs(tracking.uri, tracking.experiment_id, tracking.parent_run_id)
         if n:
             say(f"mlflow: marked {n} run(s) that did not end as KILLED")
-        from mlflow.tracking import MlflowClient
-
-        status = "KILLED" if interrupt.requested() else "FINISHED"
-        MlflowClient(tracking.uri).set_terminated(tracking.parent_run_id, status=status)
+        finish_parent_run(tracking.uri, tracking.parent_run_id, "KILLED" if interrupt.requested() else "FINISHED")
     except Exception as e:  # never hide the real error behind a tracking one
         say(f"warning: could not close MLflow runs: {e}")
 
 
-def _settle_optuna(optuna_url: str, name: str) -> None:
-    """After the search: no Optuna trial stays RUNNING (trials cut off by the budget are PRUNED)."""
-    import optuna
+def _route_library_logs(study_dir: Path) -> None:
+    """MLflow's, Ray's and Optuna's own log lines go to ``study.log`` in the study folder, not the terminal."""
+    from study.common.logs import route_library_logs
 
-    from study.common import interrupt
-
-    if interrupt.requested():
-        return
-    try:
-        study = optuna.load_study(study_name=name, storage=optuna_url)
-    except KeyError:
-        return
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        state = optuna.trial.TrialState.PRUNED if t.intermediate_values else optuna.trial.TrialState.FAIL
-        study.tell(t.number, state=state)
+    route_library_logs(study_dir / "study.log")

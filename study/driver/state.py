@@ -9,46 +9,46 @@ original file's folder, recorded as ``source_dir``.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from study.common.errors import UsageError
 from study.common.files import write_json
+from study.common.folder import FORMAT, RECORD, folder_tracking_uri, read_study
 
-__all__ = ["PHASES", "read_record", "saved_spec", "save_new_study", "update_record"]
+if TYPE_CHECKING:
+    from study.spec import StudySpec
+
+__all__ = ["PHASES", "saved_spec", "save_new_study", "update_record"]
 
 PHASES = ("starting", "search", "confirm", "done")
-RECORD = "study.json"
 STUDY_FILE = "study.toml"
 
 
-def read_record(study_dir: Path) -> dict[str, Any]:
-    path = study_dir / RECORD
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{path} cannot be read ({e}); it is not a study folder this tool wrote") from None
-    if not isinstance(data, dict) or "name" not in data:
-        raise UsageError(f"{path} is not a study record (no 'name'); it is not a study folder this tool wrote")
-    return data
-
-
 def update_record(study_dir: Path, **changes: Any) -> dict[str, Any]:
-    data = {**read_record(study_dir), **changes}
+    data = {**read_study(study_dir), **changes}
     write_json(study_dir / RECORD, data)
     return data
 
 
-def save_new_study(study_dir: Path, spec: Any, study_text: str, record: dict[str, Any]) -> None:
-    """The study file as launched and the first ``study.json`` (phase ``starting``)."""
+def save_new_study(study_dir: Path, spec: StudySpec, study_text: str, record: dict[str, Any], *,
+                   tracking_uri: str | None) -> None:
+    """The study file as launched and the first ``study.json`` (phase ``starting``).
+
+    The study folder's own MLflow store is recorded as ``"tracking_store": "folder"`` (found inside
+    the folder wherever it is moved); any other tracking URI as it is.
+    """
+    own = tracking_uri is not None and tracking_uri == folder_tracking_uri(study_dir)
     (study_dir / STUDY_FILE).write_text(study_text, encoding="utf-8")
     source = Path(spec.source)
     b = spec.budget
     write_json(study_dir / RECORD, {
         **record,
+        "format": FORMAT,
         "name": spec.name,
+        "tracking_store": "folder" if own else None,
+        "tracking_uri": None if own else tracking_uri,
         "phase": "starting",
         "source": spec.source,
         "source_dir": str(source.resolve().parent) if source.is_file() else None,
@@ -60,11 +60,11 @@ def save_new_study(study_dir: Path, spec: Any, study_text: str, record: dict[str
     })
 
 
-def saved_spec(study_dir: Path, record: dict[str, Any]) -> Any:
+def saved_spec(study_dir: Path, record: dict[str, Any]) -> StudySpec:
     """The study as launched: the saved study file with the launch's flags applied again."""
     from dataclasses import replace
 
-    from study.spec.space import apply_overrides, spec_from_dict
+    from study.spec import apply_overrides, spec_from_dict
 
     path = study_dir / STUDY_FILE
     try:

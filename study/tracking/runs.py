@@ -20,266 +20,21 @@ driver's closing sync sends it.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import json
-import os
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
+from study.common.messages import finite
+from study.tracking.push import create_trial_run, find_trial_runs, push_trial
 from study.tracking.records import TrialRecord, TrialState
+from study.tracking.secrets import scrub, secret_values
 from study.tracking.sender import SENDER
-from study.tracking.secrets import SECRET_ENV, scrub, secret_values
+from study.tracking.store import (RETRY_AFTER_S, TRIAL_HTTP, TrackingInfo, _artifact_bytes, _log_artifact,
+                                  _log_params, _param_value, client, close_run, quick_http)
 
-__all__ = [
-    "PushCounts",
-    "SECRET_ENV",
-    "TrackingInfo",
-    "TrialRun",
-    "check_tracking",
-    "close_leftover_runs",
-    "create_trial_run",
-    "default_tracking_uri",
-    "find_trial_runs",
-    "push_trial",
-    "quick_http",
-    "set_run_outcome",
-    "start_parent_run",
-]
-
-TAG_STUDY = "xs.study"
-TAG_KIND = "xs.kind"  # parent | trial | confirmation
-TAG_TRIAL_KEY = "xs.trial_key"
-TAG_CONFIRMS = "xs.confirms"
-TAG_OUTCOME = "xs.outcome"  # finished | pruned | budget | failed | interrupted
-TAG_ERROR = "xs.error"
-PARENT = "mlflow.parentRunId"
-
-RETRY_AFTER_S = 15.0  # after a failed MLflow call, no call for this long (s); then catch up
-TRIAL_HTTP = (0, 5)  # (retries, timeout in s) of each MLflow request from a trial or the driver's closing calls
-
-
-@dataclass(frozen=True)
-class TrackingInfo:
-    """What a trial needs to find its MLflow parent (plain data: shipped to Ray workers)."""
-
-    uri: str
-    experiment_id: str
-    parent_run_id: str
-    study: str
-
-
-def default_tracking_uri(study_dir: Path) -> str:
-    """A SQLite store in the study folder (MLflow 3 deprecates the file store)."""
-    return f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
-
-
-def _client(uri: str):  # type: ignore[no-untyped-def]
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
-
-
-_env_lock = threading.RLock()
-
-
-@contextlib.contextmanager
-def quick_http(retries: int, timeout_s: float) -> Iterator[None]:
-    """MLflow HTTP requests made in this block give up after ``retries`` retries of ``timeout_s`` each.
-
-    MLflow reads both variables at each request. A Ray worker does not necessarily have the
-    driver's values (it inherits the environment only of a cluster the driver started, as it was
-    then), so trials set their own.
-    """
-    names = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(retries), "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(timeout_s, 1)))}
-    with _env_lock:
-        saved = {k: os.environ.get(k) for k in names}
-        os.environ.update(names)
-        try:
-            yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-
-def check_tracking(uri: str, experiment: str, artifact_location: str | None = None, timeout_s: float = 20.0) -> str:
-    """Get or create the study's experiment; raise ``ConnectionError`` if the store is unreachable.
-
-    Called before Ray starts, so an unreachable server stops the launch before any work.
-    """
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
-    try:
-        with quick_http(1, timeout_s):  # a refused connection is an answer: no back-off before saying so
-            client = _client(uri)
-            exp = client.get_experiment_by_name(experiment)
-            if exp is not None:
-                if exp.lifecycle_stage == "deleted":
-                    client.restore_experiment(exp.experiment_id)
-                return exp.experiment_id
-            return client.create_experiment(experiment, artifact_location=artifact_location)
-    except Exception as e:  # mlflow raises many types for connection problems
-        raise ConnectionError(f"MLflow tracking store {uri!r} is not reachable: {type(e).__name__}: {e}") from None
-
-
-def start_parent_run(
-    info_uri: str, experiment_id: str, study: str, params: dict[str, Any], tags: dict[str, str],
-    artifacts: dict[str, Any] | None = None,
-) -> str:
-    client = _client(info_uri)
-    tags = {k: scrub(str(v)) for k, v in tags.items()}
-    run = client.create_run(experiment_id, run_name=f"{study}-launch", tags={TAG_STUDY: study, TAG_KIND: "parent", **tags})
-    _log_params(client, run.info.run_id, {k: _param_value(v) for k, v in params.items()})
-    if artifacts:
-        log_artifacts(client, run.info.run_id, artifacts)
-    return run.info.run_id
-
-
-def _log_params(client: Any, run_id: str, params: dict[str, str]) -> None:
-    from mlflow.entities import Param
-
-    items = [Param(k, v) for k, v in sorted(params.items())]
-    for i in range(0, len(items), 100):
-        client.log_batch(run_id, params=items[i : i + 100])
-
-
-def _artifact_bytes(content: Any) -> bytes:
-    """Bytes as they are; text and JSON-able values as UTF-8 text, secrets masked."""
-    if isinstance(content, bytes):
-        return content
-    return scrub(content if isinstance(content, str) else json.dumps(content, indent=2)).encode()
-
-
-def _log_artifact(client: Any, run_id: str, name: str, content: Path | bytes) -> None:
-    if isinstance(content, Path):
-        client.log_artifact(run_id, str(content))
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(content)
-        client.log_artifact(run_id, str(path))
-
-
-def log_artifacts(client: Any, run_id: str, artifacts: dict[str, Any]) -> None:
-    """Log ``name -> content`` (bytes, text, or JSON-able) as files of the run."""
-    for name, content in artifacts.items():
-        _log_artifact(client, run_id, name, _artifact_bytes(content))
-
-
-def _param_value(v: Any, secrets: list[str] | None = None) -> str:
-    return scrub(v if isinstance(v, str) else json.dumps(v), secrets)[:6000]
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
-
-
-# ------------------------------------------------------------------------------------------------
-# A trial's run made to match its record
-# ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class PushCounts:
-    """What ``push_trial`` sent, and how many items of the record MLflow already had."""
-
-    params: int = 0
-    metrics: int = 0  # metric values (one per key and step)
-    artifacts: int = 0
-    statuses: int = 0
-    present: int = 0
-
-    @property
-    def sent(self) -> int:
-        return self.params + self.metrics + self.artifacts + self.statuses
-
-    def add(self, other: "PushCounts") -> None:
-        for k in ("params", "metrics", "artifacts", "statuses", "present"):
-            setattr(self, k, getattr(self, k) + getattr(other, k))
-
-
-def find_trial_runs(client: Any, experiment_id: str, key: str | None = None) -> dict[str, Any]:
-    """``trial key -> run`` of the experiment's trial runs (only ``key``'s when given)."""
-    where = f"tags.`{TAG_TRIAL_KEY}` = '{key}'" if key else f"tags.`{TAG_TRIAL_KEY}` != ''"
-    found: dict[str, Any] = {}
-    token = None
-    while True:
-        page = client.search_runs([experiment_id], filter_string=where, max_results=1000, page_token=token)
-        for r in page:
-            found.setdefault(r.data.tags[TAG_TRIAL_KEY], r)
-        token = page.token
-        if not token:
-            return found
-
-
-def create_trial_run(client: Any, experiment_id: str, parent_run_id: str | None, study: str, state: TrialState) -> Any:
-    tags = {TAG_STUDY: study, TAG_KIND: state.kind, TAG_TRIAL_KEY: state.trial_key, **state.tags}
-    if parent_run_id:
-        tags[PARENT] = parent_run_id
-    return client.create_run(experiment_id, run_name=state.run_name or None, tags=tags)
-
-
-def push_trial(client: Any, run: Any, state: TrialState, end: dict[str, Any] | None = None) -> PushCounts:
-    """Send what ``state`` has and ``run`` has not: params, each (metric, step) once, final metrics,
-    artifacts, and the end (``state.end``, else ``end``) unless the run already carries a verdict."""
-    from mlflow.entities import Metric
-
-    counts = PushCounts()
-    run_id = run.info.run_id
-    missing = {k: v for k, v in state.params.items() if k not in run.data.params}
-    counts.present += len(state.params) - len(missing)
-    _log_params(client, run_id, missing)
-    counts.params += len(missing)
-
-    now = int(time.time() * 1000)
-    metrics = []
-    for key in sorted({k for m in state.epochs.values() for k in m}):
-        logged = {m.step for m in client.get_metric_history(run_id, key)} if key in run.data.metrics else set()
-        for step, values in sorted(state.epochs.items()):
-            if key not in values:
-                continue
-            if step in logged:
-                counts.present += 1
-            else:
-                metrics.append(Metric(key, values[key], state.times.get(step) or now, step))
-    for k, v in sorted(state.final.items()):
-        if f"final_{k}" in run.data.metrics:
-            counts.present += 1
-        else:
-            metrics.append(Metric(f"final_{k}", v, state.final_time or now, 0))
-    for i in range(0, len(metrics), 500):
-        client.log_batch(run_id, metrics=metrics[i : i + 500])
-        counts.metrics += len(metrics[i : i + 500])
-
-    if state.artifacts:
-        listed = {a.path for a in client.list_artifacts(run_id)}
-        for name, content in sorted(state.artifacts.items()):
-            if name in listed:
-                counts.present += 1
-            elif not isinstance(content, Path) or content.exists():
-                _log_artifact(client, run_id, name, content)
-                counts.artifacts += 1
-
-    end = state.end or end
-    if end is not None:
-        outcome = run.data.tags.get(TAG_OUTCOME)
-        # "interrupted" is no verdict (close_leftover_runs' placeholder): the record's end replaces it
-        if run.info.status == "RUNNING" or outcome is None or (outcome == "interrupted" and end["outcome"] != outcome):
-            client.set_tag(run_id, TAG_OUTCOME, end["outcome"])
-            if end.get("error"):
-                client.set_tag(run_id, TAG_ERROR, end["error"])
-            client.set_terminated(run_id, status=end["status"])
-            counts.statuses += 1
-        else:
-            counts.present += 1
-    return counts
+__all__ = ["TrialRun"]
 
 
 def _first_client(uri: str) -> Any:
@@ -289,11 +44,11 @@ def _first_client(uri: str) -> Any:
     import sys
 
     if "mlflow.tracking" in sys.modules:
-        return _client(uri)
+        return client(uri)
     turn = sys.getswitchinterval()
     sys.setswitchinterval(min(turn, 0.0005))
     try:
-        return _client(uri)
+        return client(uri)
     finally:
         sys.setswitchinterval(turn)
 
@@ -364,12 +119,12 @@ class TrialRun:
         for m in history:
             step = int(m["epoch"])
             if step not in state.epochs:
-                values = {k: float(v) for k, v in m.items() if k != "epoch" and _finite(v)}
+                values = {k: float(v) for k, v in m.items() if k != "epoch" and finite(v)}
                 self._write({"event": "epoch", "step": step, "metrics": values})
         self._send(self._send_epochs)
 
     def log_final(self, final: dict[str, Any], artifacts: dict[str, Any]) -> None:
-        self._write({"event": "final", "metrics": {k: float(v) for k, v in final.items() if _finite(v)}})
+        self._write({"event": "final", "metrics": {k: float(v) for k, v in final.items() if finite(v)}})
         for name, content in artifacts.items():
             with self._mutex:
                 self.record.add_artifact(name, _artifact_bytes(content))
@@ -391,7 +146,7 @@ class TrialRun:
     def _send_now(self, action: Callable[[], None] | None, force: bool) -> None:
         if self.client is None:
             try:
-                self.client = _first_client(self.info.uri) if self.background else _client(self.info.uri)  # type: ignore[union-attr]
+                self.client = _first_client(self.info.uri) if self.background else client(self.info.uri)  # type: ignore[union-attr]
             except Exception as e:
                 self.behind, self.last_error = True, f"{type(e).__name__}: {e}"
                 return
@@ -455,47 +210,4 @@ class TrialRun:
 
     def _send_end(self) -> None:
         end = self._state().end or {}
-        self.client.set_tag(self.run_id, TAG_OUTCOME, end["outcome"])
-        self.client.set_terminated(self.run_id, status=end["status"])
-
-
-# ------------------------------------------------------------------------------------------------
-# Driver side
-# ------------------------------------------------------------------------------------------------
-
-def _driver_call(uri: str, fn: Callable[[Any], Any]) -> Any:
-    """``fn(client)`` with short HTTP limits: the driver's loop must not wait long on a dead server
-    once per trial (what it could not send, ``study sync`` sends later)."""
-    with quick_http(*TRIAL_HTTP):
-        return fn(_client(uri))
-
-
-def set_run_outcome(uri: str, run_id: str, status: str, outcome: str, error: str | None = None) -> None:
-    """Driver-side: close a trial's run with the truth (KILLED for pruned/budget, FAILED with the error)."""
-
-    def close(client: Any) -> None:
-        run = client.get_run(run_id)
-        if run.info.status in ("FINISHED", "FAILED", "KILLED") and run.data.tags.get(TAG_OUTCOME):
-            return
-        client.set_tag(run_id, TAG_OUTCOME, outcome)
-        if error:
-            client.set_tag(run_id, TAG_ERROR, scrub(error[-4000:]))
-        client.set_terminated(run_id, status=status)
-
-    _driver_call(uri, close)
-
-
-def close_leftover_runs(uri: str, experiment_id: str, parent_run_id: str) -> int:
-    """Mark every child of ``parent_run_id`` still RUNNING as KILLED; returns how many."""
-
-    def close(client: Any) -> int:
-        runs = client.search_runs(
-            [experiment_id], filter_string=f"tags.`{PARENT}` = '{parent_run_id}' and attributes.status = 'RUNNING'",
-            max_results=10_000,
-        )
-        for r in runs:
-            client.set_tag(r.info.run_id, TAG_OUTCOME, r.data.tags.get(TAG_OUTCOME, "interrupted"))
-            client.set_terminated(r.info.run_id, status="KILLED")
-        return len(runs)
-
-    return _driver_call(uri, close)
+        close_run(self.client, self.run_id, end["status"], end["outcome"])

@@ -13,16 +13,16 @@ KILLED ("interrupted", as ``close_leftover_runs`` does), and the parent run as F
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from study.common.errors import UsageError
+from study.common.folder import check_format, read_study, tracking_uri_of
+from study.tracking.push import PushCounts, create_trial_run, find_trial_runs, push_trial
 from study.tracking.records import read_records, records_dir
-from study.tracking.runs import (TAG_KIND, TAG_STUDY, PushCounts, _client, check_tracking, create_trial_run, find_trial_runs, push_trial,
-                            quick_http)
+from study.tracking.store import TAG_KIND, TAG_STUDY, check_tracking, client, close_run, quick_http, relocate_folder_store
 
 __all__ = ["SyncReport", "sync_study"]
 
@@ -55,14 +55,6 @@ class SyncReport:
         return text
 
 
-def _study_meta(study_dir: Path) -> dict[str, Any]:
-    path = Path(study_dir) / "study.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise UsageError(f"{path} cannot be read ({e}); is {study_dir} a study folder?") from None
-
-
 def sync_study(study_dir: Path, tracking_uri: str | None = None, say: Callable[[str], None] = print,
                timeout_s: float = 15.0) -> SyncReport:
     """Send to MLflow what the records of ``study_dir`` hold and MLflow lacks; never raises for an
@@ -73,36 +65,40 @@ def sync_study(study_dir: Path, tracking_uri: str | None = None, say: Callable[[
     """
     started = time.perf_counter()
     study_dir = Path(study_dir)
-    meta = _study_meta(study_dir)
+    meta = read_study(study_dir)
+    check_format(study_dir, meta, "study sync")
     name = meta["name"]
-    uri = tracking_uri or meta.get("tracking_uri")
+    own_uri = tracking_uri_of(study_dir, meta)
+    uri = tracking_uri or own_uri
     if not uri:
         raise UsageError(f"study {name!r} was launched with --no-mlflow; pass --tracking-uri to send its records to an MLflow server")
     states = read_records(study_dir)
     report = SyncReport(name, uri, trials=len(states), bad_lines=sum(s.bad_lines for s in states))
     over = _study_over(study_dir, meta)
-    same_store = uri == meta.get("tracking_uri")
+    same_store = uri == own_uri
+    if same_store and meta.get("tracking_store") == "folder":
+        relocate_folder_store(study_dir, name)  # a moved folder: its artifacts are where it is now
     done: set[str] = set()
     try:
         with quick_http(1, timeout_s):
             artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
             experiment_id = check_tracking(uri, name, artifact_location=artifacts, timeout_s=timeout_s)
-            client = _client(uri)
-            parent_id = meta.get("parent_run_id") if same_store else _parent_run(client, experiment_id, meta)
-            runs = find_trial_runs(client, experiment_id) if states else {}
+            c = client(uri)
+            parent_id = meta.get("parent_run_id") if same_store else _parent_run(c, experiment_id, meta)
+            runs = find_trial_runs(c, experiment_id) if states else {}
             for state in states:
                 run = runs.get(state.trial_key)
                 if run is None:
                     parent = (state.parent_run_id or parent_id) if same_store else parent_id
-                    run = create_trial_run(client, experiment_id, parent, name, state)
+                    run = create_trial_run(c, experiment_id, parent, name, state)
                     report.runs_created += 1
                 end = None if state.end or not over else {"status": "KILLED", "outcome": "interrupted"}
-                report.sent.add(push_trial(client, run, state, end=end))
+                report.sent.add(push_trial(c, run, state, end=end))
                 done.add(state.trial_key)
             if over and parent_id:
-                parent_run = client.get_run(parent_id)
+                parent_run = c.get_run(parent_id)
                 if parent_run.info.status == "RUNNING":
-                    client.set_terminated(parent_id, status="FINISHED")
+                    close_run(c, parent_id, "FINISHED")
                     report.sent.statuses += 1
     except ConnectionError as e:
         report.error = str(e)

@@ -20,13 +20,13 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from ray.tune import Callback
 
 from study.common import interrupt
 from study.tune.clock import SAVE_EVERY_S, BudgetClock, Deadline
-from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
+from study.tune.reporting import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
 
 __all__ = ["StudyMonitor", "TrialOutcome", "best_of", "count_outcomes", "read_outcomes"]
 
@@ -79,30 +79,22 @@ class StudyMonitor(Callback):
     def __init__(
         self,
         *,
-        started: float,
+        clock: BudgetClock,
+        deadline_at: Deadline,
         budget_s: float,
-        deadline: float,
         tracking_uri: str | None,
         phase: str = "search",
         status_every_s: float = 10.0,
-        budget_spent_before: float = 0.0,
-        on_outcome: Callable[[TrialOutcome], None] | None = None,
-        clock: BudgetClock | None = None,
-        deadline_at: Deadline | None = None,
         journal: str | None = None,
     ) -> None:
-        """``clock``/``deadline_at`` (the study's clock, across sessions) take the place of the
-        absolute ``started``/``deadline`` when given; ``journal`` is the phase's outcome file."""
-        self._started = started
+        """``clock`` and ``deadline_at`` are on the study's clock (across sessions); ``journal`` is the
+        phase's outcome file (one JSON line per trial outcome)."""
+        self.clock = clock
+        self.deadline_at = deadline_at
         self.budget_s = budget_s
-        self._deadline = deadline
         self.tracking_uri = tracking_uri
         self.phase = phase
         self.status_every_s = status_every_s
-        self.spent_before = budget_spent_before
-        self.on_outcome = on_outcome
-        self.clock = clock
-        self.deadline_at = deadline_at
         self.journal = journal
         self.outcomes: dict[str, TrialOutcome] = read_outcomes(Path(journal)) if journal else {}
         self.running: set[str] = set()
@@ -119,15 +111,15 @@ class StudyMonitor(Callback):
 
     @property
     def started(self) -> float:
-        return self.clock.started() if self.clock is not None else self._started
+        return self.clock.started()
 
     @property
     def deadline(self) -> float:
-        return self.deadline_at.time() if self.deadline_at is not None else self._deadline
+        return self.deadline_at.time()
 
     # -- helpers --------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
-        used = self.clock.spent() if self.clock is not None else self.spent_before + time.time() - self.started
+        used = self.clock.spent()
         # sys.stdout looked up at each call: the callback is pickled by Tune and must hold no stream
         print(f"[{_clock(used)}/{_clock(self.budget_s)}] {text}", file=sys.stdout, flush=True)
 
@@ -167,7 +159,7 @@ class StudyMonitor(Callback):
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         now = time.time()
-        if self.clock is not None and now - self._last_save >= SAVE_EVERY_S:
+        if now - self._last_save >= SAVE_EVERY_S:
             self._last_save = now
             self.clock.save()
         if now - self._last_status >= self.status_every_s and self.running:
@@ -198,14 +190,12 @@ class StudyMonitor(Callback):
         # A finished trial closes its own run (its record has the end, for the closing sync if it
         # could not); the others are closed here with the driver's verdict.
         if self.tracking_uri and run_id and outcome != "finished":
-            from study.tracking.runs import set_run_outcome
+            from study.tracking import set_run_outcome
 
             try:
                 set_run_outcome(self.tracking_uri, run_id, status, outcome, error)
             except Exception as e:  # tracking trouble must not stop the study
                 self._say(f"warning: could not close MLflow run {run_id}: {e}")
-        if self.on_outcome is not None:
-            self.on_outcome(rec)
         value = f" objective {objective:.4f}" if isinstance(objective, float) else ""
         epochs = result.get("epoch")
         after = f" after epoch {epochs + 1}" if outcome != "finished" and isinstance(epochs, int) else ""
@@ -234,8 +224,7 @@ class StudyMonitor(Callback):
             self.running.clear()
         else:
             self.close_remaining("budget")
-        if self.clock is not None:
-            self.clock.save()
+        self.clock.save()
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = None

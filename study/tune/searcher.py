@@ -18,16 +18,21 @@ import json
 import logging
 import statistics
 import time
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from study.tune.clock import Deadline
-from study.tune.trainable import FINISHED_KEY
+from study.tune.reporting import FINISHED_KEY
 
-__all__ = ["SEED_KEY", "SeedProtectingASHA", "SpaceFunction", "StudySearch"]
+if TYPE_CHECKING:
+    from study.spec import StudySpec
+
+__all__ = ["SEED_KEY", "SeedProtectingASHA", "SpaceFunction", "StudySearch", "count_skipped", "new_search", "optuna_url",
+           "settle_running"]
 
 SEED_KEY = "seed_recipe"  # in a trial's config: which book recipe this seed trial is
 
@@ -44,11 +49,11 @@ class SpaceFunction:
     A class rather than a closure so the searcher stays picklable (Tune checkpoints it).
     """
 
-    def __init__(self, spec: Any) -> None:
+    def __init__(self, spec: StudySpec) -> None:
         self.spec = spec
 
     def __call__(self, trial: Any) -> dict[str, Any]:
-        from study.spec.space import suggest, to_trial_config
+        from study.spec import suggest, to_trial_config
 
         params = suggest(trial, self.spec)
         return {"trial": to_trial_config(self.spec, params).to_dict()}
@@ -196,3 +201,50 @@ class SeedProtectingASHA(ASHAScheduler):
         if action == TrialScheduler.STOP and trial.config.get(SEED_KEY) and not result.get(FINISHED_KEY):
             return TrialScheduler.CONTINUE
         return action
+
+
+# ------------------------------------------------------------------------------------------------
+# The study's Optuna storage: every Optuna query of the driver goes through these
+# ------------------------------------------------------------------------------------------------
+
+
+def optuna_url(study_dir: Path) -> str:
+    """The study's Optuna RDB storage (``optuna.db`` in the study folder)."""
+    return f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
+
+
+def new_search(spec: StudySpec, *, url: str, metric: str | list[str], mode: str | list[str],
+               points: list[tuple[str, dict[str, Any]]], deadline: Deadline, say: Callable[[str], None]) -> StudySearch:
+    """The search phase's searcher: TPE seeded by the study, the book's recipes first."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study prints its own progress
+    return StudySearch(
+        space=SpaceFunction(spec), metric=metric, mode=mode, points_to_evaluate=[p for _, p in points],
+        sampler=optuna.samplers.TPESampler(seed=spec.seed), study_name=spec.name,
+        storage=optuna.storages.RDBStorage(url), deadline=deadline, say=say, seed_labels=[label for label, _ in points],
+    )
+
+
+def count_skipped(url: str, name: str) -> int:
+    """Suggestions the searcher did not start because they would not have fit (all sessions)."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=url)
+    except KeyError:
+        return 0
+    return sum(1 for t in study.get_trials(deepcopy=False) if "xs_skipped" in t.user_attrs)
+
+
+def settle_running(url: str, name: str) -> None:
+    """After the search: no Optuna trial stays RUNNING (trials cut off by the budget are PRUNED)."""
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=name, storage=url)
+    except KeyError:
+        return
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        state = optuna.trial.TrialState.PRUNED if t.intermediate_values else optuna.trial.TrialState.FAIL
+        study.tell(t.number, state=state)

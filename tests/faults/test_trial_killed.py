@@ -3,21 +3,24 @@ checkpoint, ends with the same metrics as an uninterrupted run, and continues th
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from study.driver.launch import LaunchOptions, launch
-from study.tracking.runs import TAG_KIND
+from study.testing.faults import FAULT_ENV
+from study.tracking import TAG_KIND
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
 
 
-def test_killed_trial_resumes_to_the_same_result_in_the_same_run(ray_session, small_data: Path, tmp_path: Path) -> None:
+def test_killed_trial_resumes_to_the_same_result_in_the_same_run(ray_session, small_data: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
-    from study.spec.space import load_study_file, to_trial_config
+    from study.spec import load_study_file, to_trial_config
     from trainable.train import run_trial
 
     marker = tmp_path / "killed-once"
@@ -25,8 +28,9 @@ def test_killed_trial_resumes_to_the_same_result_in_the_same_run(ray_session, sm
                             extra="", search='lr = { float = [1e-3, 1e-2], log = true }\n')
     text = spec_file.read_text().replace('scheduler = "asha"', 'scheduler = "none"')
     spec_file.write_text(text)
-    summary = launch(LaunchOptions(space=str(spec_file), root=str(tmp_path / "studies"), confirm_top=0, status_every_s=1e9,
-                                   inject_fault={"kill_after_epoch": 0, "marker": str(marker), "delay_s": 0.2}))
+    fault = {"kill_after_epoch": 0, "marker": str(marker), "delay_s": 0.2}
+    monkeypatch.setenv(FAULT_ENV, json.dumps(fault))  # the test hook, not a product option
+    summary = launch(LaunchOptions(space=str(spec_file), root=str(tmp_path / "studies"), confirm_top=0, status_every_s=1e9))
     assert marker.exists(), "the fault was not injected"
     killed_pid = int(marker.read_text())
     assert summary["counts"]["finished"] == 1 and summary["counts"]["failed"] == 0

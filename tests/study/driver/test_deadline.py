@@ -13,22 +13,24 @@ from pathlib import Path
 
 import pytest
 
+from study.testing.faults import TRAINABLE_ENV
 from study.testing.stand_in import LONG_WORK_S
 from study.driver.launch import LaunchOptions, launch
-from study.tracking.runs import TAG_KIND, TAG_OUTCOME
+from study.tracking import TAG_KIND, TAG_OUTCOME
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
 
 
-def test_trials_in_a_long_epoch_stop_at_the_deadline(ray_session, small_data: Path, tmp_path: Path) -> None:
+def test_trials_in_a_long_epoch_stop_at_the_deadline(ray_session, small_data: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
     budget_s = 20
     spec = write_study(tmp_path / "spec", small_data, name="deadline", budget=f"{budget_s}s", max_trials=2)
     started = time.monotonic()
-    summary = launch(LaunchOptions(space=str(spec), root=str(tmp_path / "studies"), confirm_top=0, status_every_s=1e9,
-                                   trainable="study.testing.stand_in:long_trial"))
+    monkeypatch.setenv(TRAINABLE_ENV, "study.testing.stand_in:long_trial")
+    summary = launch(LaunchOptions(space=str(spec), root=str(tmp_path / "studies"), confirm_top=0, status_every_s=1e9))
     wall = time.monotonic() - started
     epoch_s = LONG_WORK_S / 3  # the tiny study's 3 epochs
     # Both trials were in their first epoch (epoch_s long) at the deadline; they ended there.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from study.testing.faults import TRAINABLE_ENV
 from tests.study.helpers import start_ray_head, stop_ray_head, write_study
 
 pytestmark = pytest.mark.slow
@@ -32,10 +33,11 @@ def _launch(address: str, spec: Path, root: Path, gpus_per_trial: float | None) 
     code = (
         "from study.driver.launch import LaunchOptions, launch\n"
         f"launch(LaunchOptions(space={str(spec)!r}, root={str(root)!r}, address={address!r}, no_mlflow=True,\n"
-        f"       gpus_per_trial={gpus_per_trial!r}, confirm_top=0, trainable='study.testing.stand_in:sleep_trial'))\n"
+        f"       gpus_per_trial={gpus_per_trial!r}, confirm_top=0))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "RAY_AUTH_MODE"}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env[TRAINABLE_ENV] = "study.testing.stand_in:sleep_trial"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from study.driver.launch import LaunchOptions, launch
-from study.tracking.runs import PARENT, TAG_KIND, TAG_OUTCOME
+from study.tracking import PARENT, TAG_KIND, TAG_OUTCOME
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow

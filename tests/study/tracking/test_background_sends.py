@@ -14,7 +14,7 @@ from pathlib import Path
 
 from study.tracking.records import read_record, records_dir
 from study.tracking.sender import SENDER
-from study.tracking.runs import TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
+from study.tracking import TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 
 
 def _log_a_trial(run: TrialRun) -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from study.common.folder import FORMAT
 from study.cli import main
 from study.common.errors import UsageError
 from study.tracking.records import record_end, records_dir
 from study.tracking.sync import sync_study
-from study.tracking.runs import (PARENT, TAG_KIND, TAG_OUTCOME, TAG_STUDY, TAG_TRIAL_KEY, TrialRun, check_tracking,
+from study.tracking import (PARENT, TAG_KIND, TAG_OUTCOME, TAG_STUDY, TAG_TRIAL_KEY, TrialRun, check_tracking,
                             default_tracking_uri, start_parent_run)
 
 EPOCHS = [{"epoch": e, "accuracy": 0.2 * (e + 1), "train_loss": 2.0 - 0.5 * e, "lr": 1e-3} for e in range(3)]
@@ -31,7 +32,7 @@ def make_study(folder: Path, phase: str = "done") -> tuple[Path, str, str, str]:
     uri = default_tracking_uri(study_dir)
     experiment = check_tracking(uri, "synced", artifact_location=(study_dir / "mlartifacts").resolve().as_uri())
     parent = start_parent_run(uri, experiment, "synced", {"seed": 0}, {"xs.launch_id": "L"})
-    (study_dir / "study.json").write_text(json.dumps({
+    (study_dir / "study.json").write_text(json.dumps({"format": FORMAT,
         "name": "synced", "launch_id": "L", "tracking_uri": uri, "parent_run_id": parent, "phase": phase}))
     return study_dir, uri, experiment, parent
 
@@ -94,7 +95,7 @@ def test_sync_sends_exactly_what_is_missing_and_nothing_the_second_time(tmp_path
 
 
 def test_a_record_end_replaces_the_interrupted_placeholder(tmp_path: Path) -> None:
-    from study.tracking.runs import close_leftover_runs
+    from study.tracking import close_leftover_runs
 
     study_dir, uri, experiment, parent = make_study(tmp_path)
     record_trial(study_dir, "L/late-end", finished=True)  # its end never reached MLflow...
@@ -135,6 +136,6 @@ def test_sync_command(tmp_path: Path, capsys) -> None:
 def test_a_study_without_mlflow_needs_a_tracking_uri(tmp_path: Path) -> None:
     study_dir = tmp_path / "quiet"
     study_dir.mkdir()
-    (study_dir / "study.json").write_text(json.dumps({"name": "quiet", "launch_id": "L", "tracking_uri": None}))
+    (study_dir / "study.json").write_text(json.dumps({"format": FORMAT, "name": "quiet", "launch_id": "L", "tracking_uri": None}))
     with pytest.raises(UsageError, match="--no-mlflow; pass --tracking-uri"):
         sync_study(study_dir)

@@ -6,7 +6,6 @@ The trials are plain data objects with the attributes Tune's ``Trial`` gives a c
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 
 from study.tune.monitor import StudyMonitor
 from study.tune.searcher import SEED_KEY
-from study.tracking.runs import TAG_OUTCOME, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
+from study.tracking import TAG_OUTCOME, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
 
 
@@ -51,9 +50,13 @@ def run_of(store: TrackingInfo, run_id: str) -> Any:
 
 
 def monitor(store: TrackingInfo | None, *, deadline_in_s: float = 600.0) -> StudyMonitor:
-    now = time.time()
-    return StudyMonitor(started=now, budget_s=900.0, deadline=now + deadline_in_s, tracking_uri=store.uri if store else None,
-                        status_every_s=1e9)
+    import tempfile
+
+    from study.tune.clock import Deadline, begin_session
+
+    clock = begin_session(Path(tempfile.mkdtemp(prefix="xs-monitor-")), 900.0, new_study=True)
+    return StudyMonitor(clock=clock, deadline_at=Deadline(clock, deadline_in_s), budget_s=900.0,
+                        tracking_uri=store.uri if store else None, status_every_s=1e9)
 
 
 def trial(tid: str, run_id: str, epoch: int, accuracy: float, finished: bool, **config: Any) -> StandInTrial:

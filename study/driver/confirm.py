@@ -1,0 +1,105 @@
+"""The confirmation phase: the top configurations and the baseline again, with fresh seeds.
+
+A search reports its luckiest trial; re-running the top K with fresh seeds, planned with the
+search's own timings so that only runs that can finish start (:class:`study.analysis.CostModel`),
+gives means to compare against the seed-to-seed noise.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from study.driver.tuner import Runtime, can_restore, fit_phase, load_trainable, run_config, runtime_spec, trial_dirname
+from study.tune.clock import Deadline
+from study.tune.monitor import StudyMonitor, read_outcomes
+from study.tune.reporting import RUN_ID_KEY
+
+if TYPE_CHECKING:
+    from study.driver.search import SearchOutcome
+    from study.spec import StudySpec
+
+__all__ = ["run_confirmations"]
+
+CONFIRM_SEED_OFFSET = 1000  # confirmation seeds: study seed + 1000 + k, never a seed the search used
+
+
+def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, baseline: dict[str, Any]) -> dict[str, Any]:
+    """Re-run the top K configurations and the baseline with fresh seeds; compare the means."""
+    from ray import tune
+
+    from study.analysis.confirm import CostModel, group_runs, runs_that_fit, top_configs, verdict
+    from study.spec import to_trial_config
+
+    say = rt.say
+    k, n_seeds = spec.budget.confirm_top, spec.budget.confirm_seeds
+    if k == 0:
+        return {"note": "skipped (--confirm-top 0)"}
+    top = top_configs(search.outcomes.values(), k)
+    if not top:
+        return {"note": "no finished trial to confirm"}
+    spec = runtime_spec(spec, rt)
+    entries = [("baseline", to_trial_config(spec, baseline).to_dict(), "baseline")]
+    for o in top:
+        if o.config == entries[0][1]:
+            continue  # the baseline itself made the top K
+        entries.append((o.name, o.config, o.result.get(RUN_ID_KEY) or o.name))
+    # Seed-major order: if the budget runs out, every configuration has the same number of seeds.
+    jobs = [
+        {"label": label, "trial": {**cfg, "seed": spec.seed + CONFIRM_SEED_OFFSET + s}, "confirms": confirms}
+        for s in range(n_seeds)
+        for label, cfg, confirms in entries
+    ]
+    end = Deadline(rt.clock, spec.budget.time_s)
+    left = end.time() - time.time()
+    restoring = can_restore(rt, "confirm")  # the interrupted phase goes on with the runs it planned
+    if left < 5 and not restoring:
+        return {"note": f"no time left for the {len(jobs)} confirmation runs; raise --time-budget or confirm_share"}
+    model = None if restoring else CostModel.from_outcomes(search.outcomes.values())
+    if model is not None:  # start only the runs that can finish (the search's trials give the rate)
+        from trainable.config import TrialConfig
+
+        durations = [model.seconds(TrialConfig.from_dict(j["trial"]).cost()) for j in jobs]
+        n = runs_that_fit(durations, rt.slots, left, model.startup_s)
+        low, high = round(min(durations)), round(max(durations))
+        need = f"about {low if low == high else f'{low}-{high}'} s each, {model.startup_s:.0f} s to start"
+        if n == 0:
+            say(f"confirm: no confirmation run fits in the {left:.0f} s left ({need}); not starting any")
+            return {"runs": 0, "finished": 0, "note": f"none of the {len(jobs)} confirmation runs would finish in the "
+                    f"{left:.0f} s left ({need}); raise --time-budget or confirm_share"}
+        if n < len(jobs):
+            say(f"confirm: {n} of the {len(jobs)} runs fit in the {left:.0f} s left ({need}); the others are not started")
+            jobs = jobs[:n]
+    param_space = {"job": tune.grid_search(jobs), "xs": {**rt.common, "kind": "confirmation", "deadline": end.to_dict()}}
+
+    def build() -> Any:
+        seeds = f"{n_seeds} fresh seeds" if len(jobs) == len(entries) * n_seeds else f"up to {n_seeds} fresh seeds"
+        say(f"confirm: {len(entries)} configurations × {seeds} = {len(jobs)} runs, {left:.0f} s left")
+        monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
+                               phase="confirm", status_every_s=rt.status_every_s, journal=rt.journal("confirm"))
+        return tune.Tuner(
+            tune.with_resources(load_trainable(rt.trainable), rt.resources()),
+            param_space=param_space,
+            tune_config=tune.TuneConfig(max_concurrent_trials=rt.slots, reuse_actors=True, trial_dirname_creator=trial_dirname),
+            run_config=run_config(rt, "confirm", monitor, end),
+        )
+
+    fit_phase(rt, "confirm", build, param_space)
+    rows = []
+    for o in read_outcomes(Path(rt.journal("confirm"))).values():
+        if o.outcome == "finished" and o.label is not None and o.objective is not None:
+            rows.append((o.label, o.objective))
+    if not rows:
+        return {"runs": len(jobs), "finished": 0,
+                "note": f"none of the {len(jobs)} confirmation runs finished within the budget; "
+                        f"raise --time-budget or confirm_share"}
+    summaries = group_runs(rows)
+    v = verdict(summaries, "baseline")
+    return {
+        "runs": len(jobs),
+        "finished": len(rows),
+        "configs": {s.label: {"mean": s.mean, "std": s.std, "n": s.n, "values": list(s.values)} for s in summaries.values()},
+        "verdict": v.sentence() if v else None,
+        "beats_baseline": v.beats_baseline if v else None,
+    }

@@ -1,0 +1,110 @@
+"""How this session runs a phase of a study as one Ray Tune experiment under ``<study>/ray/<phase>``.
+
+A resumed study (``study resume``) continues an interrupted phase with ``Tuner.restore``: finished
+trials are kept, interrupted ones continue from their last epoch checkpoint under the same trial id
+(so in the same MLflow run), and the searcher — with its Optuna study in the study's RDB storage —
+picks up where it stopped. The searcher, stopper and monitor are pickled into the experiment by
+Tune; they hold the study's clock (``study.tune.clock``), not absolute times, so a restored phase
+ends at the study's deadline, not the first session's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from study.tune.clock import BudgetClock, Deadline
+
+if TYPE_CHECKING:
+    from study.spec import StudySpec
+    from study.tune.monitor import StudyMonitor
+
+__all__ = ["Runtime", "can_restore", "fit_phase", "load_trainable", "run_config", "runtime_spec", "trial_dirname"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how this session runs trials (the same for every phase)."""
+
+    study_dir: Path
+    clock: BudgetClock  # the study's wall clock, across sessions
+    slots: int  # trials at once
+    cpt: float  # CPUs per trial
+    gpt: float  # GPUs per trial
+    device: str  # cpu | cuda
+    threads: int  # torch threads per CPU trial (0: torch's default)
+    common: dict[str, Any]  # the "xs" part of every trial's config (tracking, launch id, study folder)
+    tracking_uri: str | None
+    say: Callable[[str], None]
+    trainable: str  # "module:function" every trial runs
+    status_every_s: float = 10.0
+
+    def experiment(self, phase: str) -> Path:
+        return (self.study_dir / "ray" / phase).resolve()
+
+    def journal(self, phase: str) -> str:
+        return str((self.study_dir / f"trials-{phase}.jsonl").resolve())
+
+    def resources(self) -> dict[str, float]:
+        return {"cpu": self.cpt, "gpu": self.gpt}
+
+
+def runtime_spec(spec: StudySpec, rt: Runtime) -> StudySpec:
+    """The study's spec with this session's device and threads in every trial's base config."""
+    return replace(spec, base={**spec.base, "device": rt.device, "threads": rt.threads})
+
+
+def load_trainable(spec: str) -> Callable[[dict[str, Any]], None]:
+    """``"package.module:function"`` → the function (it must be importable on every Ray worker)."""
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folder names (Tune's default spells out the whole config)."""
+    return str(trial.trial_id)
+
+
+def run_config(rt: Runtime, phase: str, monitor: StudyMonitor, deadline: Deadline, *, max_failures: int = 2) -> Any:
+    from ray import tune
+
+    from study.tune.stopper import BudgetStopper
+
+    return tune.RunConfig(
+        name=phase,
+        storage_path=str(rt.experiment(phase).parent),
+        failure_config=tune.FailureConfig(max_failures=max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        stop=BudgetStopper(deadline),
+        verbose=0,
+        callbacks=[monitor],
+    )
+
+
+def can_restore(rt: Runtime, phase: str) -> bool:
+    """Whether an earlier session left this phase's Tune experiment to continue."""
+    from ray import tune
+
+    path = rt.experiment(phase)
+    return path.is_dir() and any(path.glob("experiment_state-*.json")) and bool(tune.Tuner.can_restore(str(path)))
+
+
+def fit_phase(rt: Runtime, phase: str, build: Callable[[], Any], param_space: dict[str, Any]) -> None:
+    """Run a phase: a new Tuner, or the interrupted one restored (interrupted and errored trials resumed)."""
+    from ray import tune
+
+    from study.common.interrupt import tune_running
+
+    if can_restore(rt, phase):
+        rt.say(f"{phase}: continuing the interrupted experiment in {rt.experiment(phase)}")
+        tuner = tune.Tuner.restore(
+            str(rt.experiment(phase)), tune.with_resources(load_trainable(rt.trainable), rt.resources()),
+            resume_unfinished=True, resume_errored=True, param_space=param_space,
+        )
+    else:
+        tuner = build()
+    with tune_running():
+        tuner.fit()

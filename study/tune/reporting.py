@@ -1,0 +1,203 @@
+"""One reporting path for every trainable a study runs: what a trial tells Tune and MLflow.
+
+Both the real trainable (:func:`study.tune.trainable.train_trial`) and the sleeping stand-in
+(:mod:`study.testing.stand_in`) report through :class:`TrialReporter`, so a benchmark of the
+stand-in measures the real machinery:
+
+1. ``open``: the trial's config, a scratch folder holding the checkpoint Tune gives back on a retry
+   or a resume, and its ``TrialRun`` (record in the study folder, MLflow run found again by key);
+2. ``replay``: epochs done before a retry go to MLflow, each exactly once;
+3. ``epoch``: each epoch's metrics to MLflow, then one ``tune.report`` with its checkpoint; the
+   last epoch is held back and reported with the final evaluation, so a scheduler sees exactly one
+   result per epoch and never stops a trial between its last epoch and its final (TTA) evaluation;
+4. ``final``: final metrics and artifacts to MLflow (closing the run FINISHED), the last report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
+
+if TYPE_CHECKING:
+    from study.tracking.runs import TrialRun
+    from trainable.config import TrialConfig
+
+__all__ = ["FINISHED_KEY", "OBJECTIVE_KEY", "RUN_ID_KEY", "ReportedResult", "TrialReporter", "deadline_check"]
+
+FINISHED_KEY = "xs_finished"  # True only in the final report of a trial that ran to its end
+RUN_ID_KEY = "xs_run_id"  # the trial's MLflow run id (driver closes it with the true status)
+OBJECTIVE_KEY = "objective"  # accuracy per epoch; the final report's is with TTA when TTA is on
+
+
+class ReportedResult(Protocol):
+    """What ``final`` reads of a trial's result (``trainable.train.TrialResult`` has it all)."""
+
+    accuracy: float
+    accuracy_tta: float | None
+    top5: float
+    valid_loss: float
+    train_seconds: float
+    images_per_s: float
+    infer_ms_per_image: float
+    infer_ms_per_image_tta: float | None
+    history: list[dict[str, Any]]
+    confusion: list[list[int]]
+    classes: list[str]
+
+    @property
+    def objective(self) -> float: ...
+
+
+def deadline_check(xs: dict[str, Any]) -> Callable[[], bool] | None:
+    """True once the phase's deadline has passed: the trial stops itself there, mid-epoch.
+
+    Tune's stopper alone would wait for the trial's next report (the end of an epoch, minutes on
+    a real data set) before the stop reaches it. The deadline is on the study's clock
+    (``budget.json`` in the study folder), read when the trial starts, so a resumed study's
+    trials stop at the resumed deadline. Without the study folder (a node that does not share it),
+    None: Tune's stopper ends the trial at its next report.
+    """
+    if not xs.get("deadline"):
+        return None
+    from study.tune.clock import Deadline
+
+    try:
+        at = Deadline.from_dict(xs["deadline"]).time()
+    except (OSError, ValueError, KeyError):
+        return None
+    return lambda: time.time() >= at
+
+
+def _report_dir(work: Path, ckpt: Path) -> Path:
+    """A folder holding only ``ckpt`` (hard-linked when possible) for ``tune.Checkpoint``."""
+    out = work / "report"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    try:
+        (out / ckpt.name).hardlink_to(ckpt)
+    except OSError:
+        shutil.copy2(ckpt, out / ckpt.name)
+    return out
+
+
+def _open_run(xs: dict[str, Any], job: dict[str, Any], cfg: TrialConfig, searched: dict[str, Any],
+              ctx: Any) -> TrialRun | None:
+    """The trial's ``TrialRun`` with its params logged; None without MLflow and without a study folder."""
+    if not xs.get("tracking") and not xs.get("study_dir"):
+        return None
+    from study.tracking.records import records_dir, trial_key
+    from study.tracking import TrackingInfo, TrialRun
+
+    extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
+    extra.update({"xs.ablates": job["ablates"]} if job.get("ablates") else {})
+    run = TrialRun(TrackingInfo(**xs["tracking"]) if xs.get("tracking") else None,
+                   trial_key=trial_key(xs["launch_id"], ctx.get_trial_id()), run_name=ctx.get_trial_name(),
+                   kind=xs.get("kind", "trial"), extra_tags=extra,
+                   record_dir=records_dir(Path(xs["study_dir"])) if xs.get("study_dir") else None,
+                   background=True)  # MLflow calls in this worker's sender thread: the trial never waits on them
+    run.log_params({**cfg.to_dict(), **{f"search.{k}": v for k, v in searched.items()}})
+    return run
+
+
+@dataclass
+class TrialReporter:
+    """A trial's reports to Tune and MLflow (see the module docstring for the order of calls)."""
+
+    cfg: TrialConfig
+    trial: dict[str, Any]  # the resolved TrialConfig dict as Tune passed it
+    xs: dict[str, Any]  # the study's info for this trial (tracking, deadline, study folder)
+    work: Path  # scratch folder: the restored checkpoint, the next ones
+    run: TrialRun | None
+    should_stop: Callable[[], bool] | None
+    _held: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    @contextmanager
+    def open(cls, config: dict[str, Any]) -> Iterator[TrialReporter]:
+        """From a Tune trial's ``config`` (``trial``: TrialConfig dict, ``xs``: study info, ``job``:
+        a confirmation or ablation run's own config); the scratch folder is removed at the end."""
+        from ray import tune
+
+        from trainable.config import TrialConfig
+
+        xs = config["xs"]
+        job = config.get("job") or {}
+        trial = job.get("trial") or config["trial"]
+        cfg = TrialConfig.from_dict(trial)
+        searched = {k: v for k, v in config.items() if k not in ("trial", "xs", "job")}
+        ctx = tune.get_context()
+        work = Path(tempfile.mkdtemp(prefix=f"xs-{ctx.get_trial_id()}-"))
+        try:
+            restored = tune.get_checkpoint()
+            if restored is not None:
+                restored.to_directory(str(work))
+            run = _open_run(xs, job, cfg, searched, ctx)
+            yield cls(cfg=cfg, trial=trial, xs=xs, work=work, run=run, should_stop=deadline_check(xs))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    @property
+    def last_epoch(self) -> int:
+        return self.cfg.total_epochs - 1
+
+    @property
+    def run_id(self) -> str:
+        """The MLflow run id to report to Tune ("" while the run does not exist: MLflow was unreachable)."""
+        return self.run.run_id if self.run is not None else ""
+
+    def replay(self, history: list[dict[str, Any]]) -> None:
+        """Epochs done before a retry or a resume: MLflow gets each exactly once."""
+        if self.run is not None and history:
+            self.run.log_epochs(history)
+
+    def epoch(self, metrics: dict[str, Any], ckpt: Path | None) -> None:
+        """One epoch: to MLflow, then to Tune with its checkpoint (the last epoch is held for ``final``)."""
+        from ray import tune
+
+        if self.run is not None:
+            self.run.log_epochs([metrics])
+        checkpoint = tune.Checkpoint.from_directory(str(_report_dir(self.work, ckpt))) if ckpt is not None else None
+        if metrics["epoch"] == self.last_epoch:
+            self._held = {"metrics": metrics, "checkpoint": checkpoint}
+            return
+        tune.report({**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: self.run_id},
+                    checkpoint=checkpoint)
+        if self.xs.get("fault"):
+            from study.testing.faults import maybe_inject_fault
+
+            maybe_inject_fault(self.xs["fault"], metrics["epoch"])
+
+    def final(self, result: ReportedResult) -> None:
+        """Final metrics and artifacts to MLflow (closing the run FINISHED), and the last report to Tune."""
+        from ray import tune
+
+        final = {
+            "accuracy": result.accuracy,
+            "accuracy_tta": result.accuracy_tta if result.accuracy_tta is not None else result.accuracy,
+            "top5": result.top5,
+            "valid_loss": result.valid_loss,
+            "train_seconds": result.train_seconds,
+            "images_per_s": result.images_per_s,
+            "infer_ms_per_image": result.infer_ms_per_image_tta or result.infer_ms_per_image,
+            "infer_ms_per_image_plain": result.infer_ms_per_image,
+            "cost": self.cfg.cost(),
+        }
+        if self.run is not None:
+            from study.tracking.artifacts import trial_artifacts
+
+            self.run.log_final({**final, "objective": result.objective}, trial_artifacts(result))
+            self.run.end("FINISHED", "finished")
+        last = self._held.get("metrics") or (result.history[-1] if result.history else {})
+        tune.report(
+            {**last, **final, "epoch": self.last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True,
+             RUN_ID_KEY: self.run_id,
+             "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU(s) Ray gave this trial
+             "device": str(getattr(result, "device", ""))},  # where it trained (cuda, cpu, mps)
+            checkpoint=self._held.get("checkpoint"),
+        )
