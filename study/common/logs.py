@@ -18,9 +18,8 @@ def route_library_logs(path: Path) -> None:
     target = str(Path(path).resolve())
     for name in LIBRARIES:
         logger = logging.getLogger(name)
-        if any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in logger.handlers):
-            if len(logger.handlers) == 1:
-                continue
+        if [getattr(h, "baseFilename", None) for h in logger.handlers] == [target]:
+            continue  # already routed
         for h in list(logger.handlers):
             logger.removeHandler(h)
         handler = logging.FileHandler(target, encoding="utf-8", delay=True)

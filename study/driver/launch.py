@@ -155,6 +155,7 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
     _check_space(spec, study_dir, opts)
     uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
+    _route_library_logs(study_dir, with_mlflow=False)
     started_ray = init_ray(opts.cluster())  # a cluster that cannot be joined is a usage error: nothing recorded yet
     from study.driver.state import save_new_study
 
@@ -216,6 +217,7 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
         from study.tracking import relocate_folder_store
 
         relocate_folder_store(study_dir, spec.name)  # a moved folder: its artifacts are where it is now
+    _route_library_logs(study_dir, with_mlflow=False)
     started_ray = init_ray(opts.cluster())
     update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
     return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, clock, parent_run_id=record.get("parent_run_id"),
@@ -279,7 +281,7 @@ def _check_mlflow(opts: LaunchOptions, spec: StudySpec, study_dir: Path, saved_u
     from study.tracking import check_tracking, default_tracking_uri
 
     uri = saved_uri or opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
-    _route_library_logs(study_dir)  # check_tracking imports mlflow
+    _route_library_logs(study_dir, with_mlflow=True)  # before check_tracking creates the store (its INFO lines)
     artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
     try:
         return uri, check_tracking(uri, spec.name, artifact_location=artifacts)
@@ -312,7 +314,6 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
 
                 cluster = ray.cluster_resources()
                 cpt, gpt, slots = resources(opts.cluster(), cluster)
-                _route_library_logs(study_dir)
                 say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
                     f"{cpt:g} CPU + {gpt:g} GPU each")
                 if uri is not None:
@@ -417,8 +418,14 @@ def _close_runs(tracking: TrackingInfo, say: Callable[[str], None]) -> None:
         say(f"warning: could not close MLflow runs: {e}")
 
 
-def _route_library_logs(study_dir: Path) -> None:
-    """MLflow's, Ray's and Optuna's own log lines go to ``study.log`` in the study folder, not the terminal."""
+def _route_library_logs(study_dir: Path, *, with_mlflow: bool) -> None:
+    """MLflow's, Ray's and Optuna's own log lines go to ``study.log`` in the study folder, not the
+    terminal. Each library installs its terminal handler when it is first imported, so it is
+    imported here first (it is about to be: Ray to start, MLflow to check the store)."""
     from study.common.logs import route_library_logs
+
+    if with_mlflow:
+        import mlflow  # noqa: F401
+    import ray  # noqa: F401
 
     route_library_logs(study_dir / "study.log")
