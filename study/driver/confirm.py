@@ -46,7 +46,7 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
             continue  # the baseline itself made the top K
         entries.append((o.name, o.config, o.result.get(RUN_ID_KEY) or o.name))
     # Seed-major order: if the budget runs out, every configuration has the same number of seeds.
-    jobs = [
+    jobs: list[dict[str, Any]] = [
         {"label": label, "trial": {**cfg, "seed": spec.seed + CONFIRM_SEED_OFFSET + s}, "confirms": confirms}
         for s in range(n_seeds)
         for label, cfg, confirms in entries

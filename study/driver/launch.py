@@ -307,6 +307,11 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
         say("search space:\n" + describe(spec))
     base = to_trial_config(spec, {})
     tracking = None
+    summary: dict[str, Any] | None = None
+    dashboard: Path | None = None
+    cache_folder: Path | None = None
+    from study.driver.present import present, write_dashboard_quietly
+
     try:
         with graceful_stop(say):
             try:
@@ -316,7 +321,7 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                 cpt, gpt, slots = resources(opts.cluster(), cluster)
                 say(f"ray: {cluster.get('CPU', 0):g} CPUs, {cluster.get('GPU', 0):g} GPUs; {slots} trial(s) at once, "
                     f"{cpt:g} CPU + {gpt:g} GPU each")
-                if uri is not None:
+                if uri is not None and experiment_id is not None:
                     tracking = _parent_run(spec, uri, experiment_id, parent_run_id, cluster, slots, launch_id)
                     update_record(study_dir, parent_run_id=tracking.parent_run_id)
 
@@ -324,8 +329,8 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                 from trainable.data import prepare
 
                 say(f"data: preparing {base.data!r} at presize {base.presize} px")
-                prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
-                        label_noise=base.label_noise)
+                cache_folder = prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
+                                       label_noise=base.label_noise).folder
 
                 from study.analysis.summary import print_summary, summarize
                 from study.common.files import write_json
@@ -356,7 +361,8 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                 summary = summarize(spec, search, confirm, study_dir, uri, clock)
                 write_json(study_dir / "summary.json", summary)
                 update_record(study_dir, phase="done")
-                print_summary(summary, say)
+                dashboard = write_dashboard_quietly(study_dir, say)
+                print_summary(summary, say, dashboard=dashboard)
                 return summary
             except KeyboardInterrupt:
                 raise StudyInterrupted from None
@@ -365,11 +371,18 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
         where = "" if root == Path("studies") else f" --root {root}"
         say(f"interrupted after {clock.spent():.0f} s of the {spec.budget.time_s:.0f} s budget; finished trials are kept")
         say(f"resume with:  study resume {spec.name}{where}")
+        dashboard = write_dashboard_quietly(study_dir, say)
+        if dashboard is not None:
+            say(f"dashboard so far: {dashboard}")
         raise StudyInterrupted(f"study resume {spec.name}{where}") from None
     finally:
         clock.save()
+        if dashboard is None:  # a study that failed: the dashboard shows what it got to
+            dashboard = write_dashboard_quietly(study_dir, say)
         if tracking is not None:
             _sync(study_dir, tracking.uri, say)
+            present(study_dir, tracking, summary, dashboard, say, cache_folder=cache_folder,
+                    state="done" if summary is not None else "interrupted" if interrupt.requested() else "stopped")
             _close_runs(tracking, say)
         if started_ray:
             import ray

@@ -107,7 +107,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
             # stopped at max_t, because its last report is at max_t.
             epochs_param = spec.param("epochs")
             most_epochs = base.total_epochs if epochs_param is None else int(max(epochs_param.choices or [epochs_param.high]))
-            max_t = most_epochs if es.time_attr == "epoch" else max(budget.time_s, 1.0)
+            max_t = most_epochs if es.time_attr == "epoch" else int(max(budget.time_s, 1.0))
             scheduler: Any = SeedProtectingASHA(
                 time_attr=time_attr, metric=OBJECTIVE_KEY, mode="max", max_t=max_t,
                 grace_period=es.grace_period, reduction_factor=es.reduction_factor,

@@ -51,9 +51,10 @@ def _glyphs(text: str, size: int, fill: str) -> tuple[Any, int, int, int, int]:
 
     font = _font(size)
     left, top, right, bottom = ImageDraw.Draw(Image.new("RGB", (1, 1))).textbbox((0, 0), text, font=font)
-    image = Image.new("RGBA", (max(right, 1), max(bottom, 1)), (0, 0, 0, 0))
+    box = int(left), int(top), int(right), int(bottom)
+    image = Image.new("RGBA", (max(box[2], 1), max(box[3], 1)), (0, 0, 0, 0))
     ImageDraw.Draw(image).text((0, 0), text, font=font, fill=fill)
-    return image, left, top, right, bottom
+    return image, *box
 
 
 def _put(image: Any, xy: tuple[float, float], text: str, size: int, fill: str, align: str) -> None:

@@ -85,16 +85,21 @@ class StudySearch(OptunaSearch):
         self.skipped = 0
         self._consecutive_skips = 0
 
+    def _optuna_study(self) -> Any:
+        """The Optuna study behind the searcher (OptunaSearch opens it in ``__init__`` or ``restore``)."""
+        if self._ot_study is None:
+            raise RuntimeError("the searcher's Optuna study is not open")
+        return self._ot_study
+
     # -- budget -------------------------------------------------------------------------------
     def predicted_seconds(self, cost: float) -> float | None:
         if not self.seconds_per_cost:
             return None
         return statistics.median(self.seconds_per_cost) * cost
 
-    def suggest(self, trial_id: str) -> dict | str | None:
+    def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]  # Searcher.FINISHED is a str
         config = super().suggest(trial_id)
-        label = self._seed_label(trial_id) if isinstance(config, dict) else None
-        if label is not None:
+        if isinstance(config, dict) and (label := self._seed_label(trial_id)) is not None:
             config[SEED_KEY] = label  # one of the book's recipes (an enqueued point)
             return config
         if not isinstance(config, dict) or self.deadline is None or "trial" not in config:
@@ -123,7 +128,7 @@ class StudySearch(OptunaSearch):
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is None or not self._seed_by_point:
             return None
-        for t in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        for t in self._optuna_study().get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             if t.number == ot_trial.number:
                 fixed = t.system_attrs.get("fixed_params")
                 return self._seed_by_point.get(_point_key(fixed)) if fixed else None
@@ -141,13 +146,13 @@ class StudySearch(OptunaSearch):
         import optuna
 
         known = {t.number for t in self._ot_trials.values()}
-        for t in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        for t in self._optuna_study().get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             if t.number in known:
                 continue
-            self._ot_study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+            self._optuna_study().tell(t.number, state=optuna.trial.TrialState.FAIL)
             fixed = t.system_attrs.get("fixed_params")
             if fixed:
-                self._ot_study.enqueue_trial(fixed)
+                self._optuna_study().enqueue_trial(fixed)
             self.say(f"search: Optuna trial {t.number} was lost with the driver (started after its last save); "
                      + ("its recipe runs again" if fixed else "recorded as FAIL"))
 
@@ -156,7 +161,7 @@ class StudySearch(OptunaSearch):
 
         ot_trial = self._ot_trials.pop(trial_id)
         ot_trial.set_user_attr("xs_skipped", reason)
-        self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.FAIL)
+        self._optuna_study().tell(ot_trial, state=optuna.trial.TrialState.FAIL)
         self.skipped += 1
         self._consecutive_skips += 1
         if self._consecutive_skips == 1:
@@ -182,7 +187,7 @@ class StudySearch(OptunaSearch):
         # A PRUNED trial's value is its last intermediate value, which on_trial_result
         # reported to Optuna at every epoch (single objective).
         try:
-            self._ot_study.tell(ot_trial, state=state)
+            self._optuna_study().tell(ot_trial, state=state)
         except Exception as e:  # a trial already told (e.g. after a restore): keep going
             log.warning("optuna: could not record trial %s as %s: %s", trial_id, state.name, e)
         self._completed_trials.add(trial_id)

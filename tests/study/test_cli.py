@@ -103,7 +103,6 @@ def test_presets_lists_the_books_recipes(capsys):
 
 
 def test_an_address_nothing_answers_at_is_a_quick_usage_error(tmp_path, small_data, capsys):
-    import time
 
     spec = write_study(tmp_path / "spec", small_data, name="noray")
     port = free_port()  # nothing listens there
