@@ -31,8 +31,19 @@ from study.tracking.push import create_trial_run, find_trial_runs, push_trial
 from study.tracking.records import TrialRecord, TrialState
 from study.tracking.secrets import scrub, secret_values
 from study.tracking.sender import SENDER
-from study.tracking.store import (RETRY_AFTER_S, TRIAL_HTTP, TrackingInfo, _artifact_bytes, _log_artifact,
-                                  _log_params, _param_value, client, close_run, quick_http)
+from study.tracking.store import (
+    RETRY_AFTER_S,
+    TRIAL_HTTP,
+    TrackingInfo,
+    _artifact_bytes,
+    _log_artifact,
+    _log_params,
+    _param_value,
+    client,
+    close_run,
+    quick_http,
+)
+from study.tracking.system import start_system_metrics, stop_system_metrics
 
 __all__ = ["TrialRun"]
 
@@ -87,6 +98,7 @@ class TrialRun:
                      "tags": {k: scrub(str(v)) for k, v in (extra_tags or {}).items()},
                      "parent_run_id": info.parent_run_id if info else None})
         self.client: Any = None  # made by the first send (in the sender thread when in the background)
+        self.system_metrics: Any = None  # MLflow's system-metrics monitor on the run (study.tracking.system)
         self._send(None, force=True)  # find or create the run; send what earlier attempts recorded
 
     def _write(self, event: dict[str, Any]) -> None:
@@ -181,6 +193,7 @@ class TrialRun:
                 # epochs logged by an earlier attempt that left no record here
                 self.logged_steps |= {m.step for m in self.client.get_metric_history(run.info.run_id, "accuracy")}
             self.run_id = run.info.run_id
+            self.system_metrics = start_system_metrics(self.info.uri, self.run_id)
         push_trial(self.client, run, state)
         self.logged_steps |= set(state.epochs)
         self._sent_params = set(state.params) | set(run.data.params)
@@ -209,5 +222,7 @@ class TrialRun:
             _log_artifact(self.client, self.run_id, name, content)
 
     def _send_end(self) -> None:
+        stop_system_metrics(self.system_metrics)  # its last samples go in before the run is closed
+        self.system_metrics = None
         end = self._state().end or {}
         close_run(self.client, self.run_id, end["status"], end["outcome"])

@@ -53,10 +53,14 @@ def start_system_metrics(uri: str, run_id: str) -> Any | None:
     """Start MLflow's monitor on ``run_id`` (continuing its steps on a retried trial); None when not wanted."""
     if not run_id or not system_metrics_wanted():
         return None
-    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+    try:
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
-    monitor = SystemMetricsMonitor(run_id, sampling_interval=DEFAULT_INTERVAL_S, resume_logging=True, tracking_uri=uri)
-    monitor.start()
+        monitor = SystemMetricsMonitor(run_id, sampling_interval=DEFAULT_INTERVAL_S, resume_logging=True,
+                                       tracking_uri=uri)
+        monitor.start()
+    except Exception:  # a monitor that cannot start never stops the trial's own logging
+        return None
     return monitor
 
 
