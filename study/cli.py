@@ -23,6 +23,7 @@ examples:
   study resume                              continue the newest study after Ctrl+C or a crash
   study ui                                  MLflow UI of the newest study
   study sync                                send to MLflow what it missed while unreachable (newest study)
+  study dashboard                           the newest study's dashboard: one HTML file (--serve to serve it)
   study trial                               a ~1-minute CPU trial on the embedded data set
   study trial --preset cpu-mixup --set mixup_alpha=0.2
   study trial --preset book-progressive-tta --data imagenette --set device=cuda
@@ -118,6 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--root", default="studies", metavar="DIR")
     sy.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: the one the study was launched with)")
 
+    da = sub.add_parser(
+        "dashboard", help="write a study's dashboard (one HTML file) and print its path",
+        description="Write the study's dashboard — the answer, technique effects against seed noise, importance, TTA, "
+        "cost, learning curves, timeline, history, ablation — as one self-contained HTML file (no network needed to "
+        "open it), by default <study folder>/dashboard.html, from the study folder's own records (MLflow need not be "
+        "up; a running or interrupted study shows what exists). --serve also serves it on 127.0.0.1.",
+    )
+    da.add_argument("study", nargs="?", help="study name under --root, or a study folder (default: the newest study under --root)")
+    da.add_argument("--root", default="studies", metavar="DIR")
+    da.add_argument("--out", metavar="FILE", help="where to write it (default: dashboard.html in the study folder)")
+    da.add_argument("--serve", action="store_true", help="then serve it until Ctrl-C")
+    da.add_argument("--port", type=int, default=8050, help="with --serve (default 8050)")
+    da.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on (default 127.0.0.1; anything else exposes it)")
+
     p = sub.add_parser("presets", help="list the named recipes", description="List the named recipes and what they set.")
     p.add_argument("name", nargs="?", help="show one preset's resolved config")
     return parser
@@ -200,18 +215,31 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     return serve(args.study, root=args.root, host=args.host, port=args.port)
 
 
-def _cmd_sync(args: argparse.Namespace) -> int:
-    from study.tracking.sync import sync_study
-    from study.common.folder import find_study
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from study.commands.dashboard import run
 
-    report = sync_study(find_study(args.study, args.root), tracking_uri=args.tracking_uri)
+    return run(args.study, root=args.root, out=args.out, serve=args.serve, host=args.host, port=args.port)
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    from study.common.folder import find_study, read_study, tracking_uri_of
+    from study.driver.present import refresh
+    from study.tracking.sync import sync_study
+
+    study_dir = find_study(args.study, args.root)
+    report = sync_study(study_dir, tracking_uri=args.tracking_uri)
+    uri = None if report.error else args.tracking_uri or tracking_uri_of(study_dir, read_study(study_dir))
+    dashboard = refresh(study_dir, uri, lambda text: print(text, file=sys.stderr))
+    if dashboard is not None:
+        print(f"dashboard: {dashboard}")
     if report.error:
         print(f"study sync: {report.error}", file=sys.stderr)
         return 1
     return 0
 
 
-_COMMANDS = {"trial": _cmd_trial, "launch": _cmd_launch, "resume": _cmd_resume, "ui": _cmd_ui, "sync": _cmd_sync, "presets": _cmd_presets}
+_COMMANDS = {"trial": _cmd_trial, "launch": _cmd_launch, "resume": _cmd_resume, "ui": _cmd_ui, "sync": _cmd_sync, "presets": _cmd_presets,
+             "dashboard": _cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

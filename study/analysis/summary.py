@@ -32,7 +32,7 @@ def summarize(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | 
     return out
 
 
-def print_summary(s: dict[str, Any], say: Any) -> None:
+def print_summary(s: dict[str, Any], say: Any, *, dashboard: Path | None = None) -> None:
     say("")
     say(f"== study {s['study']} done in {s['wall_seconds']:.0f} s (budget {s['budget_seconds']:.0f} s) ==")
     c = s["counts"]
@@ -62,5 +62,8 @@ def print_summary(s: dict[str, Any], say: Any) -> None:
         root = Path(s["folder"]).parent
         where = "" if root == Path("studies") else f" --root {root}"
         say(f"open the records:  study ui {s['study']}{where}   (MLflow at {s['tracking_uri']})")
+    if dashboard is not None:
+        say(f"dashboard:         {dashboard}   (also `dashboard.html` on the MLflow parent run)" if s["tracking_uri"]
+            else f"dashboard:         {dashboard}")
     say(f"optuna dashboard:  optuna-dashboard {s['optuna_storage']}")
     say(f"summary:           {s['folder']}/summary.json")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,8 +21,10 @@ def server_command(tracking_uri: str, artifacts: Path | None, host: str, port: i
 
 
 def serve(name: str | None, *, root: str, host: str, port: int) -> int:
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port must be in [1, 65535], got {port}")
+    """``mlflow server`` on the study's own store until Ctrl+C, SIGTERM or SIGHUP (which stop its whole process group)."""
+    from study.commands.serving import check_port, run_server_process, warn_if_exposed
+
+    check_port(host, port)  # a taken port: exit 2 here, before any address is printed
     d = find_study(name, root)
     meta = read_study(d)
     uri = tracking_uri_of(d, meta)
@@ -34,21 +33,24 @@ def serve(name: str | None, *, root: str, host: str, port: int) -> int:
     if not uri.startswith("sqlite:"):
         print(f"study {d.name!r} logs to {uri}; open that server directly")
         return 0
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {host} exposes the MLflow UI beyond this machine", file=sys.stderr)
+    warn_if_exposed(host, "MLflow UI")
     if meta.get("tracking_store") == "folder":
         from study.tracking import relocate_folder_store
 
         relocate_folder_store(d, meta["name"])  # a moved folder: its artifacts are where it is now
-    cmd = server_command(uri, d / "mlartifacts", host, port)
-    print(f"MLflow UI for study {d.name!r}: http://{host}:{port}   (Ctrl-C stops it)", flush=True)
-    proc = subprocess.Popen(cmd, start_new_session=True)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGTERM)
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def ready() -> None:
+        print(f"MLflow UI for study {d.name!r}: {base}   (Ctrl-C stops it)", flush=True)
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        return 0
+            from study.tracking.display import ui_links
+
+            links = ui_links(uri, base, meta["name"], meta.get("parent_run_id"))
+        except Exception as e:  # noqa: BLE001 -- the server is up; only the deep links are missing
+            print(f"  (no direct links: {type(e).__name__}: {e})", flush=True)
+            return
+        for what, url in links:
+            print(f"  {what + ':':12s}{url}", flush=True)
+
+    print(f"study ui: starting mlflow server for study {d.name!r}...", flush=True)
+    return run_server_process(server_command(uri, d / "mlartifacts", host, port), f"{base}/health", ready)

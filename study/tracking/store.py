@@ -98,13 +98,18 @@ def check_tracking(uri: str, experiment: str, artifact_location: str | None = No
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
     try:
         with quick_http(1, timeout_s):  # a refused connection is an answer: no back-off before saying so
+            from study.tracking.display import tag_experiment_kind
+
             c = client(uri)
             exp = c.get_experiment_by_name(experiment)
             if exp is not None:
                 if exp.lifecycle_stage == "deleted":
                     c.restore_experiment(exp.experiment_id)
-                return exp.experiment_id
-            return c.create_experiment(experiment, artifact_location=artifact_location)
+                experiment_id = exp.experiment_id
+            else:
+                experiment_id = c.create_experiment(experiment, artifact_location=artifact_location)
+            tag_experiment_kind(c, experiment_id)  # MLflow's UI shows it as model training, not GenAI
+            return str(experiment_id)
     except Exception as e:  # mlflow raises many types for connection problems
         raise ConnectionError(f"MLflow tracking store {uri!r} is not reachable: {type(e).__name__}: {e}") from None
 

@@ -133,7 +133,8 @@ def test_ui_serves_the_study_on_loopback_and_ctrl_c_stops_every_server_process(t
     try:
         wait_for(lambda: healthy(port) or proc.poll() is not None, 60, "the MLflow server to answer /health")
         assert proc.poll() is None, f"study ui exited early:\n{log.read_text()}"
-        assert f"MLflow UI for study 'demo': http://127.0.0.1:{port}" in log.read_text()
+        # the address is printed once the server answers (never before: a taken port is an error first)
+        wait_for(lambda: f"MLflow UI for study 'demo': http://127.0.0.1:{port}" in log.read_text(), 30, "the address")
 
         # the server: a child of `study ui`, in a process group of its own
         (server,) = children(proc.pid)

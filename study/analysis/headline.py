@@ -1,0 +1,95 @@
+"""The study's answer in a few numbers and a paragraph, for the MLflow parent run: its metrics and
+its description (MLflow's ``mlflow.note.content``, markdown), so that the run says what the study
+found without opening anything else."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = ["parent_metrics", "parent_note"]
+
+
+def _dict(x: Any) -> dict[str, Any]:
+    return x if isinstance(x, dict) else {}
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def _confirmed(summary: dict[str, Any]) -> tuple[Any, Any]:
+    """(the confirmation's Verdict or None, its configs as ConfigSummary by label)."""
+    from study.analysis.confirm import ConfigSummary, verdict
+
+    conf = _dict(summary.get("confirmation"))
+    configs = _dict(conf.get("configs"))
+    groups = {label: ConfigSummary(label, tuple(float(v) for v in c.get("values") or []))
+              for label, c in configs.items() if isinstance(c, dict) and c.get("values")}
+    return (verdict(groups, "baseline") if groups else None), groups
+
+
+def parent_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """Key numbers of ``summary.json`` as MLflow metrics (only those the study has)."""
+    out: dict[str, float | None] = {}
+    best = _dict(summary.get("best_trial"))
+    base = _dict(summary.get("baseline_trial"))
+    out["best_objective"] = _num(best.get("objective"))
+    out["baseline_objective"] = _num(base.get("objective"))
+    if out["best_objective"] is not None and out["baseline_objective"] is not None:
+        out["search_margin"] = out["best_objective"] - out["baseline_objective"]
+    v, groups = _confirmed(summary)
+    if v is not None:
+        out["confirmed_best_mean"] = _num(v.best.mean)
+        out["confirmed_baseline_mean"] = _num(v.baseline.mean) if v.baseline is not None else None
+        out["confirmed_difference"] = _num(v.difference)
+        out["confirmed_noise"] = _num(v.noise)  # standard error of the difference
+        out["confirmed_beats_baseline"] = None if v.beats_baseline is None else float(v.beats_baseline)
+        mine = groups.get(best.get("name"))
+        if mine is not None and out["best_objective"] is not None:
+            out["winners_curse"] = out["best_objective"] - mine.mean
+    conf = _dict(summary.get("confirmation"))
+    for key in ("p_value", "ci_low", "ci_high"):
+        out[f"confirmed_{key}"] = _num(conf.get(key))
+    counts = _dict(summary.get("counts"))
+    for k in ("finished", "pruned", "budget", "failed"):
+        out[f"trials_{k}"] = _num(counts.get(k))
+    out["trials_not_started"] = _num(summary.get("skipped_for_budget"))
+    out["wall_seconds"] = _num(summary.get("wall_seconds"))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def parent_note(summary: dict[str, Any] | None, dashboard: Path | None, *, study: str, state: str = "done") -> str:
+    """The parent run's description, markdown: the verdict, the best configuration, where the dashboard is."""
+    lines = [f"## Study `{study}`" + ("" if state == "done" else f" ({state})"), ""]
+    if not summary:
+        lines.append("The study has not finished: no summary yet. `study resume` continues it; the dashboard shows what exists.")
+    else:
+        best = (_dict(summary.get("best_trial")) or None)
+        base = (_dict(summary.get("baseline_trial")) or None)
+        conf = _dict(summary.get("confirmation"))
+        if best is None:
+            lines.append("No trial finished: give the study more time (`--time-budget`) or a smaller base config.")
+        else:
+            objective = _num(best.get("objective")) or 0.0
+            lines.append(f"**Best configuration:** `{best.get('name')}`, objective **{100 * objective:.2f}%** in the search.")
+            changes = best.get("changes_from_base") or {}
+            if changes:
+                lines += ["", "It changes from the base configuration:", ""]
+                lines += [f"- `{k}` = `{v!r}`" for k, v in changes.items()]
+            base_objective = _num(base.get("objective")) if base else None
+            if base and base_objective is not None:
+                margin = 100 * (objective - base_objective)
+                lines += ["", f"**Book baseline** `{base.get('name')}`: {100 * base_objective:.2f}% in the search ({margin:+.2f} pp for the best)."]
+        if conf.get("verdict"):
+            lines += ["", f"**Confirmation with fresh seeds:** {conf['verdict']}"]
+        elif conf.get("note"):
+            lines += ["", f"**Confirmation:** {conf['note']}"]
+        c = summary.get("counts") or {}
+        counts = (f"Trials: {c.get('finished', 0)} finished, {c.get('pruned', 0)} pruned, {c.get('budget', 0)} stopped by the budget, "
+                  f"{c.get('failed', 0)} failed, {summary.get('skipped_for_budget', 0)} not started (would not have fit).")
+        lines += ["", counts]
+    if dashboard is not None:
+        lines += ["", f"**Dashboard:** the `dashboard.html` artifact of this run (Artifacts tab), also at `{dashboard}`."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,105 @@
+"""`study ui` and `study dashboard --serve` stop their servers, every process of them, on SIGINT,
+SIGTERM and SIGHUP (a closed terminal), and refuse a taken port (exit 2) before printing any address.
+
+Real `study` processes (the console script, in a session of their own as in a terminal), a real
+`mlflow server`, real signals; processes are read from /proc.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.study.commands.test_ui import _stat, children, group_members, healthy, make_study, wait_for
+from tests.study.helpers import free_port
+
+pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads processes from /proc")
+
+STUDY = Path(sys.executable).with_name("study")
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    with open(log, "w") as out:
+        return subprocess.Popen([str(STUDY), *args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _kill_all(proc: subprocess.Popen, groups: list[int]) -> None:
+    import os
+
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for g in groups:
+        if group_members(g):
+            os.killpg(g, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_ui_stops_its_server_and_all_its_children_on(sig: signal.Signals, tmp_path: Path) -> None:
+    root = tmp_path / "studies"
+    make_study(root, "demo")
+    port = free_port()
+    log = tmp_path / "ui.log"
+    proc = _start(["ui", "demo", "--root", str(root), "--port", str(port)], log)
+    groups: list[int] = []
+    try:
+        wait_for(lambda: "MLflow UI for study 'demo'" in log.read_text() or proc.poll() is not None, 90, "the address")
+        assert proc.poll() is None, log.read_text()
+        (server,) = children(proc.pid)
+        groups.append(_stat(server)[2])  # type: ignore[index]
+        members = group_members(groups[0])
+        assert len(members) >= 2, members  # mlflow server and its uvicorn (and job runners): children to stop too
+        proc.send_signal(sig)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+        left = wait_for(lambda: not group_members(groups[0]), 20, f"{members} to end") and group_members(groups[0])
+        assert not left
+        assert not healthy(port)
+        with socket.socket() as s:  # the port is free again: no orphan holds it
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+    finally:
+        _kill_all(proc, groups)
+
+
+def test_a_taken_port_is_exit_2_before_any_address(tmp_path: Path) -> None:
+    root = tmp_path / "studies"
+    make_study(root, "demo")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args in (["ui", "demo"], ["dashboard", "demo", "--serve"]):
+            done = subprocess.run([str(STUDY), *args, "--root", str(root), "--port", str(port)], capture_output=True,
+                                  text=True, timeout=120, check=False)
+            assert done.returncode == 2, (args, done.stdout, done.stderr)
+            assert f"port {port} on 127.0.0.1 is already in use" in done.stderr
+            assert "http://" not in done.stdout + done.stderr, "an address was printed for a server that cannot start"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_dashboard_serve_stops_on(sig: signal.Signals, tmp_path: Path) -> None:
+    from tests.dashboards.builders import tables, trial, write_folder
+
+    write_folder(tmp_path / "studies" / "hand", tables([trial("train_trial_a", 0.5, params={"lr": 0.003})]))
+    port = free_port()
+    log = tmp_path / "serve.log"
+    proc = _start(["dashboard", "hand", "--root", str(tmp_path / "studies"), "--serve", "--port", str(port)], log)
+    try:
+        wait_for(lambda: f"http://127.0.0.1:{port}/" in log.read_text() or proc.poll() is not None, 90, "the address")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+            assert r.status == 200 and b"Study hand" in r.read()
+        with pytest.raises(urllib.error.HTTPError):  # nothing else of the study folder is served
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/study.json", timeout=10)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=20) == 0, log.read_text()
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=3)
+    finally:
+        _kill_all(proc, [])
