@@ -1,9 +1,10 @@
 """Confirmation runs: a search reports its luckiest trial, so re-run the top configurations and
 the baseline with fresh seeds and compare means against the seed-to-seed noise.
 
-The verdict rule: the best configuration *beats the baseline* when its mean exceeds the baseline's
-by more than twice the standard error of the difference, sqrt(s_a²/n_a + s_b²/n_b) (a Welch-style
-two-sigma rule; with one seed each there is no noise estimate and no verdict).
+The verdict is Welch's t-test of the best configuration's runs against the baseline's
+(:func:`study.analysis.verdict.welch`), at the study's confidence level; when several
+configurations were confirmed against the baseline, their p-values are Holm-corrected as one
+family. With fewer than two runs on a side there is no test, and the verdict says so.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable
+
+from study.analysis.verdict import DEFAULT_LEVEL, Comparison, holm_correct, welch
 
 __all__ = ["ConfigSummary", "CostModel", "Verdict", "group_runs", "runs_that_fit", "verdict", "top_configs"]
 
@@ -39,24 +42,36 @@ class Verdict:
     best: ConfigSummary
     baseline: ConfigSummary | None
     difference: float | None  # best.mean - baseline.mean
-    noise: float | None  # standard error of the difference
-    beats_baseline: bool | None  # None: no noise estimate
+    noise: float | None  # standard error of the difference, sqrt(s_a²/n_a + s_b²/n_b); None: too few seeds
+    beats_baseline: bool | None  # None: no test (too few seeds, or no baseline)
+    comparison: Comparison | None = None  # Welch's test of best against baseline (Holm-adjusted in a family)
 
     def sentence(self) -> str:
         if self.baseline is None:
-            return f"best {self.best.label}: {self.best.mean:.4f} ± {self.best.std:.4f} over {self.best.n} seeds (no baseline to compare)"
+            return f"best {self.best.label}: {self.best.mean:.4f} ± {_fmt(self.best.std)} over {self.best.n} seeds (no baseline to compare)"
         text = (
             f"best {self.best.label}: {self.best.mean:.4f} ± {_fmt(self.best.std)} over {self.best.n} seeds; "
-            f"baseline {self.baseline.mean:.4f} ± {_fmt(self.baseline.std)} over {self.baseline.n}; "
-            f"difference {self.difference or 0.0:+.4f}"
+            f"baseline {self.baseline.mean:.4f} ± {_fmt(self.baseline.std)} over {self.baseline.n}"
         )
-        if self.best is self.baseline:
-            return text + ": no configuration beat the baseline on average"
-        if self.beats_baseline is None or self.noise is None:
-            return text + " (too few seeds to judge the noise)"
+        if self.best is self.baseline or self.comparison is None:
+            return text + "; difference +0.0000: no configuration beat the baseline on average"
+        text += f"; {self.comparison.verdict}"
         if self.beats_baseline:
-            return text + f", more than 2× the seed noise ({self.noise:.4f}): it beats the baseline"
-        return text + f", within 2× the seed noise ({self.noise:.4f}): not shown to beat the baseline"
+            return text + ": it beats the baseline"
+        if self.beats_baseline is False:
+            return text + ": not shown to beat the baseline"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict's numbers for ``summary.json`` (and the dashboard, the parent run)."""
+        c = self.comparison
+        return {
+            "verdict": self.sentence(), "beats_baseline": self.beats_baseline, "best": self.best.label,
+            "difference": self.difference, "noise": self.noise, "test": c.test if c else None,
+            "level": c.level if c else None, "ci_low": c.ci_low if c else None, "ci_high": c.ci_high if c else None,
+            "statistic": c.statistic if c else None, "dof": c.dof if c else None, "p_value": c.p_value if c else None,
+            "p_adjusted": c.p_adjusted if c else None, "family": c.family if c else None,
+        }
 
 
 def _fmt(x: float) -> str:
@@ -71,19 +86,26 @@ def group_runs(rows: Iterable[tuple[str, float]]) -> dict[str, ConfigSummary]:
     return {k: ConfigSummary(k, tuple(v)) for k, v in grouped.items()}
 
 
-def verdict(summaries: dict[str, ConfigSummary], baseline_label: str = "baseline") -> Verdict | None:
-    """The configuration with the best mean, compared with the baseline."""
+def verdict(summaries: dict[str, ConfigSummary], baseline_label: str = "baseline",
+            level: float = DEFAULT_LEVEL) -> Verdict | None:
+    """The configuration with the best mean, judged against the baseline by Welch's t-test.
+
+    Every confirmed configuration is compared with the baseline; the family's p-values are
+    Holm-corrected, and the best one's adjusted p-value decides at ``level``.
+    """
     if not summaries:
         return None
     best = max(summaries.values(), key=lambda s: s.mean)
     base = summaries.get(baseline_label)
     if base is None or base is best:
         return Verdict(best, base, 0.0 if base is best else None, None, None if base is None else False)
-    diff = best.mean - base.mean
-    if best.n < 2 or base.n < 2:
-        return Verdict(best, base, diff, None, None)
-    noise = math.sqrt(best.std**2 / best.n + base.std**2 / base.n)
-    return Verdict(best, base, diff, noise, diff > 2 * noise)
+    family = holm_correct([welch(s.values, base.values, level=level, label_a=s.label, label_b=baseline_label)
+                           for s in summaries.values() if s is not base])
+    mine = next(c for c in family if c.label_a == best.label)
+    noise = math.sqrt(best.std**2 / best.n + base.std**2 / base.n) if best.n >= 2 and base.n >= 2 else None
+    shown = mine.shown
+    return Verdict(best, base, best.mean - base.mean, noise,
+                   None if shown is None else bool(shown and mine.difference > 0), mine)
 
 
 def top_configs(outcomes: Iterable[Any], k: int) -> list[Any]:

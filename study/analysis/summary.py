@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from study.driver.search import SearchOutcome
+    from study.spec import StudySpec
+    from study.tune.clock import BudgetClock
 
 __all__ = ["print_summary", "summarize"]
 
 
-def summarize(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | None, clock: Any) -> dict[str, Any]:
+def summarize(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], ablation: dict[str, Any], study_dir: Path,
+              uri: str | None, clock: BudgetClock) -> dict[str, Any]:
+    """``summary.json``: the search's best and baseline, the confirmation's verdict, the ablation."""
     best = search.best
     base_cfg = search.base_config
     diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
@@ -26,13 +33,15 @@ def summarize(spec: Any, search: Any, confirm: Any, study_dir: Path, uri: str | 
         "baseline_trial": None if search.baseline is None else {"name": search.baseline.name, "objective": search.baseline.objective},
         "pareto_front": search.pareto,
         "confirmation": confirm,
+        "ablation": ablation,
+        "level": spec.level,
         "tracking_uri": uri,
         "optuna_storage": search.optuna_url,
     }
     return out
 
 
-def print_summary(s: dict[str, Any], say: Any, *, dashboard: Path | None = None) -> None:
+def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: Path | None = None) -> None:
     say("")
     say(f"== study {s['study']} done in {s['wall_seconds']:.0f} s (budget {s['budget_seconds']:.0f} s) ==")
     c = s["counts"]
@@ -57,6 +66,7 @@ def print_summary(s: dict[str, Any], say: Any, *, dashboard: Path | None = None)
         say("confirmation: " + conf["verdict"])
     elif conf and conf.get("note"):
         say("confirmation: " + conf["note"])
+    _print_ablation(s.get("ablation") or {}, say)
     say("")
     if s["tracking_uri"]:
         root = Path(s["folder"]).parent
@@ -67,3 +77,18 @@ def print_summary(s: dict[str, Any], say: Any, *, dashboard: Path | None = None)
             else f"dashboard:         {dashboard}")
     say(f"optuna dashboard:  optuna-dashboard {s['optuna_storage']}")
     say(f"summary:           {s['folder']}/summary.json")
+
+
+def _print_ablation(ab: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Which technique made the difference: each one's paired contribution to the winner, and its verdict."""
+    if ab.get("note"):
+        say("ablation: " + ab["note"])
+    rows = ab.get("techniques") or []
+    if rows:
+        say(f"ablation of {ab['winner']} (paired over seeds {', '.join(str(x) for x in ab['seeds'])}; "
+            f"{100 * ab['level']:g} % level, Holm-corrected over {len(rows)}):")
+        for r in rows:
+            mark = {True: "made a difference", False: "not shown", None: "no test"}[r["shown"]]
+            say(f"    {r['technique']:<24} {r['contribution']:+.4f}  {mark}: {r['verdict']}")
+    for skipped in ab.get("skipped") or []:
+        say(f"    {skipped['technique']}: not ablated ({skipped['reason']})")

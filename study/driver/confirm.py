@@ -51,7 +51,7 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
         for s in range(n_seeds)
         for label, cfg, confirms in entries
     ]
-    end = Deadline(rt.clock, spec.budget.time_s)
+    end = Deadline(rt.clock, spec.budget.time_s * (1 - spec.budget.ablation_share))
     left = end.time() - time.time()
     restoring = can_restore(rt, "confirm")  # the interrupted phase goes on with the runs it planned
     if left < 5 and not restoring:
@@ -86,20 +86,25 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
         )
 
     fit_phase(rt, "confirm", build, param_space)
-    rows = []
+    rows: list[tuple[str, float]] = []
+    by_seed: dict[str, dict[int, float]] = {}
+    config_of = {label: cfg for label, cfg, _ in entries}
     for o in read_outcomes(Path(rt.journal("confirm"))).values():
         if o.outcome == "finished" and o.label is not None and o.objective is not None:
             rows.append((o.label, o.objective))
+            by_seed.setdefault(o.label, {})[int(o.config["seed"])] = o.objective
     if not rows:
         return {"runs": len(jobs), "finished": 0,
                 "note": f"none of the {len(jobs)} confirmation runs finished within the budget; "
                         f"raise --time-budget or confirm_share"}
     summaries = group_runs(rows)
-    v = verdict(summaries, "baseline")
+    v = verdict(summaries, "baseline", level=spec.level)
     return {
         "runs": len(jobs),
         "finished": len(rows),
-        "configs": {s.label: {"mean": s.mean, "std": s.std, "n": s.n, "values": list(s.values)} for s in summaries.values()},
-        "verdict": v.sentence() if v else None,
-        "beats_baseline": v.beats_baseline if v else None,
+        "level": spec.level,
+        "configs": {s.label: {"mean": s.mean, "std": s.std, "n": s.n, "values": list(s.values),
+                              "by_seed": {str(k): x for k, x in sorted(by_seed.get(s.label, {}).items())},
+                              "config": config_of.get(s.label)} for s in summaries.values()},
+        **(v.to_dict() if v else {"verdict": None, "beats_baseline": None}),
     }

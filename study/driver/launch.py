@@ -12,6 +12,7 @@ Phases (all inside one wall-clock budget):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -334,6 +335,7 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
 
                 from study.analysis.summary import print_summary, summarize
                 from study.common.files import write_json
+                from study.driver.ablation import run_ablation
                 from study.driver.confirm import run_confirmations
                 from study.driver.search import SearchOutcome, run_search
                 from study.driver.tuner import Runtime
@@ -357,8 +359,14 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                     update_record(study_dir, phase="confirm")
                 else:
                     search = SearchOutcome.load(study_dir / "search.json")
-                confirm = run_confirmations(spec, search, rt, baseline=search.baseline_params)
-                summary = summarize(spec, search, confirm, study_dir, uri, clock)
+                if phase in ("starting", "search", "confirm"):
+                    confirm = run_confirmations(spec, search, rt, baseline=search.baseline_params)
+                    write_json(study_dir / "confirm.json", confirm)
+                    update_record(study_dir, phase="ablation")
+                else:
+                    confirm = json.loads((study_dir / "confirm.json").read_text(encoding="utf-8"))
+                ablation = run_ablation(spec, search, confirm, rt)
+                summary = summarize(spec, search, confirm, ablation, study_dir, uri, clock)
                 write_json(study_dir / "summary.json", summary)
                 update_record(study_dir, phase="done")
                 dashboard = write_dashboard_quietly(study_dir, say)

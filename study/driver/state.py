@@ -1,7 +1,7 @@
 """The study folder's own record of a study: ``study.json``, and the study file as launched.
 
 ``study.json`` says what the study is (name, launch id, MLflow parent run, options) and which
-phase it reached (``starting`` → ``search`` → ``confirm`` → ``done``); ``study.toml`` is the study
+phase it reached (``starting`` → ``search`` → ``confirm`` → ``ablation`` → ``done``); ``study.toml`` is the study
 file as it was at launch, so ``study resume`` runs the same study even if the original file has
 changed or gone. Relative paths in it keep meaning what they meant: they are resolved against the
 original file's folder, recorded as ``source_dir``.
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PHASES", "saved_spec", "save_new_study", "update_record"]
 
-PHASES = ("starting", "search", "confirm", "done")
+PHASES = ("starting", "search", "confirm", "ablation", "done")
 STUDY_FILE = "study.toml"
 
 

@@ -128,6 +128,7 @@ class Budget:
     confirm_share: float = 0.2  # fraction of time_s reserved for confirmation runs
     confirm_top: int = 3  # best configs re-run with fresh seeds (0 = no confirmation)
     confirm_seeds: int = 3  # fresh seeds per re-run config
+    ablation_share: float = 0.0  # fraction of time_s kept for the ablation of the winner (0 = no ablation)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class StudySpec:
     budget: Budget
     early_stopping: EarlyStopping
     source: str  # where it came from (a file path), for messages and records
+    level: float = 0.95  # confidence level of every verdict (intervals, tests), from [objective] level
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

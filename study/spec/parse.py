@@ -74,8 +74,8 @@ __all__ = ["apply_overrides", "default_spec", "load_study_file", "spec_from_dict
 
 _SECTIONS = {
     "name": None, "seed": None, "base": None,
-    "budget": ("time", "max_trials", "confirm_share", "confirm_top", "confirm_seeds"),
-    "objective": ("metrics",),
+    "budget": ("time", "max_trials", "confirm_share", "confirm_top", "confirm_seeds", "ablation_share"),
+    "objective": ("metrics", "level"),
     "early_stopping": ("scheduler", "time_attr", "grace_period", "reduction_factor"),
     "search": None,
 }
@@ -133,15 +133,18 @@ def spec_from_dict(data: Any, source: str, *, base_dir: str | os.PathLike[str] |
                      f"the top level holds {', '.join(_SECTIONS)}")
     base = _parse_base(ctx, _table(ctx, data, "base"))
     budget = _parse_budget(ctx, _table(ctx, data, "budget"))
+    objective = _table(ctx, data, "objective")
     return StudySpec(
         name=_parse_name(ctx, data.get("name")),
         seed=_int_in(ctx, "", "seed", data.get("seed", 0), 0, 2**31 - 1),
         base=base,
         params=parse_search(ctx, data.get("search"), base),
-        objectives=_parse_objectives(ctx, _table(ctx, data, "objective")),
+        objectives=_parse_objectives(ctx, objective),
         budget=budget,
         early_stopping=_parse_early_stopping(ctx, _table(ctx, data, "early_stopping")),
         source=ctx.file,
+        level=_number_in(ctx, "objective", "level", objective.get("level", 0.95), 0.5, 0.999,
+                         "write e.g. level = 0.95 (the confidence level of every verdict)"),
     )
 
 
@@ -322,7 +325,18 @@ def _parse_budget(ctx: FileContext, raw: dict[str, Any]) -> Budget:
                                  "write e.g. confirm_share = 0.2 (0 = no confirmation time)"),
         confirm_top=_int_in(ctx, "budget", "confirm_top", raw.get("confirm_top", d.confirm_top), 0, 1000),
         confirm_seeds=_int_in(ctx, "budget", "confirm_seeds", raw.get("confirm_seeds", d.confirm_seeds), 1, 100),
+        ablation_share=_ablation_share(ctx, raw, d),
     )
+
+
+def _ablation_share(ctx: FileContext, raw: dict[str, Any], d: Budget) -> float:
+    share = _number_in(ctx, "budget", "ablation_share", raw.get("ablation_share", d.ablation_share), 0.0, 0.9,
+                       "write e.g. ablation_share = 0.25 (0 = no ablation phase)")
+    confirm = float(raw.get("confirm_share", d.confirm_share))
+    if confirm + share >= 0.95:
+        ctx.fail("budget", "ablation_share", f"and confirm_share leave no time for the search ({confirm:g} + {share:g})",
+                 "keep confirm_share + ablation_share below 0.95")
+    return share
 
 
 def _parse_objectives(ctx: FileContext, raw: dict[str, Any]) -> tuple[Objective, ...]:

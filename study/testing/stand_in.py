@@ -22,7 +22,7 @@ from typing import Any
 
 from study.tune.reporting import TrialReporter
 
-__all__ = ["LONG_WORK_S", "WORK_S", "long_trial", "sleep_trial"]
+__all__ = ["LONG_WORK_S", "PLANTED", "WORK_S", "long_trial", "planted_trial", "sleep_trial"]
 
 WORK_S = 0.5  # s of "training" per trial, spread evenly over its epochs
 LONG_WORK_S = 600.0  # long_trial's: epochs far longer than a test's budget (deadline tests)
@@ -81,6 +81,24 @@ def _save(work: Path, epoch: int, history: list[dict[str, Any]]) -> Path:
     return path
 
 
+PLANTED = {"normalization": 0.15, "mixup": 0.10}  # technique: its effect on planted_trial's accuracy
+
+
+def _planted_quality(trial: dict[str, Any]) -> float:
+    """Known truth for the ablation's tests: 0.5, +0.15 with ``normalize = "dataset"``, +0.10 with
+    mixup on (``mixup_alpha > 0``), seed noise within ±0.01 drawn from the seed alone (a variant and
+    the winner run with the same seed share it, as paired runs do), and noise within ±0.002 of the
+    configuration and seed together (what pairing does not cancel)."""
+    q = 0.5 + PLANTED["normalization"] * (trial.get("normalize") == "dataset")
+    q += PLANTED["mixup"] * (float(trial.get("mixup_alpha", 0.0)) > 0)
+    return q + 0.02 * (_unit(str(trial.get("seed", 0))) - 0.5) + 0.004 * (_unit(json.dumps(trial, sort_keys=True)) - 0.5)
+
+
+def _unit(text: str) -> float:
+    """A number in [0, 1) fixed by ``text``."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") / 2**32
+
+
 def sleep_trial(config: dict[str, Any]) -> None:
     """Tune function trainable with ``train_trial``'s inputs and reports; sleeps instead of training."""
     _sleep_trial(config, WORK_S)
@@ -101,14 +119,19 @@ def _pause(seconds: float, should_stop: Any) -> bool:
     return should_stop is not None and should_stop()
 
 
-def _sleep_trial(config: dict[str, Any], work_s: float) -> None:
+def planted_trial(config: dict[str, Any]) -> None:
+    """``sleep_trial`` whose accuracy has planted effects (:data:`PLANTED`): a known answer for the ablation."""
+    _sleep_trial(config, WORK_S, _planted_quality)
+
+
+def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None) -> None:
     with TrialReporter.open(config) as report:
         cfg = report.cfg
         last = _latest(report.work)
         history: list[dict[str, Any]] = json.loads(last.read_text())["history"] if last is not None else []
         report.replay(history)
         epochs = cfg.total_epochs
-        quality = _quality(report.trial)
+        quality = (quality_of or _quality)(report.trial)
         for epoch in range(len(history), epochs):
             if _pause(work_s / epochs, report.should_stop):  # the "training" of this epoch
                 return  # as train_trial at its deadline

@@ -1,4 +1,4 @@
-"""The study's answers: the Pareto front of finished trials, and the confirmation runs' verdict."""
+"""The Pareto front of finished trials, and the top configurations the confirmation re-runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from study.analysis.confirm import ConfigSummary, group_runs, top_configs, verdict
+from study.analysis.confirm import top_configs
 from study.tune.monitor import TrialOutcome
 from study.driver.search import pareto_front
 from study.tune.trainable import OBJECTIVE_KEY
@@ -76,58 +76,6 @@ def test_trials_missing_a_metric_are_left_out():
     trials = [outcome("no-seconds", 0.99), outcome("done", 0.5, 100.0)]
     assert names(pareto_front(trials, ["accuracy", "train_seconds"])) == ["done"]
     assert pareto_front([], ["accuracy", "train_seconds"]) == []
-
-
-# --- confirmation: summaries and the verdict -------------------------------------------------
-
-
-def test_summarize_groups_rows_per_configuration():
-    s = group_runs([("baseline", 0.5), ("t1", 0.7), ("baseline", 0.7), ("t1", 0.7)])
-    assert set(s) == {"baseline", "t1"}
-    assert s["baseline"].values == (0.5, 0.7) and s["baseline"].n == 2
-    assert s["baseline"].mean == pytest.approx(0.6) and s["baseline"].std == pytest.approx(math.sqrt(0.02))
-    assert s["t1"].std == 0.0
-    assert math.isnan(ConfigSummary("one", (0.5,)).std) and math.isnan(ConfigSummary("none", ()).mean)
-
-
-def test_a_margin_beyond_twice_the_seed_noise_beats_the_baseline():
-    v = verdict(group_runs([("baseline", x) for x in (0.50, 0.52, 0.48)] + [("t7", x) for x in (0.70, 0.71, 0.69)]))
-    assert v is not None and v.best.label == "t7" and v.baseline is not None
-    assert v.difference == pytest.approx(0.20)
-    # Welch-style standard error of the difference: sqrt(s_a²/n_a + s_b²/n_b)
-    assert v.noise == pytest.approx(math.sqrt(0.01**2 / 3 + 0.02**2 / 3))
-    assert v.beats_baseline is True
-    assert "it beats the baseline" in v.sentence() and "t7" in v.sentence()
-
-
-def test_a_margin_within_the_seed_noise_does_not():
-    v = verdict(group_runs([("baseline", x) for x in (0.5, 0.6, 0.4)] + [("t3", x) for x in (0.55, 0.65, 0.45)]))
-    assert v is not None and v.best.label == "t3"
-    assert v.difference == pytest.approx(0.05) and v.beats_baseline is False
-    assert "not shown to beat the baseline" in v.sentence()
-
-
-@pytest.mark.parametrize("best_seeds,baseline_seeds", [((0.9,), (0.5, 0.51)), ((0.9, 0.91), (0.5,)), ((0.9,), (0.5,))])
-def test_with_fewer_than_two_seeds_on_a_side_there_is_no_verdict(best_seeds, baseline_seeds):
-    v = verdict(group_runs([("t1", x) for x in best_seeds] + [("baseline", x) for x in baseline_seeds]))
-    assert v is not None and v.best.label == "t1"
-    assert v.difference == pytest.approx(sum(best_seeds) / len(best_seeds) - sum(baseline_seeds) / len(baseline_seeds))
-    assert v.noise is None and v.beats_baseline is None
-    assert "too few seeds to judge the noise" in v.sentence()
-
-
-def test_when_the_baseline_has_the_best_mean_nothing_beat_it():
-    v = verdict(group_runs([("baseline", x) for x in (0.8, 0.82)] + [("t1", x) for x in (0.7, 0.9)] + [("t2", x) for x in (0.6, 0.61)]))
-    assert v is not None and v.best is v.baseline and v.best.label == "baseline"
-    assert v.difference == 0.0 and v.beats_baseline is False and v.noise is None
-    assert "no configuration beat the baseline on average" in v.sentence()
-
-
-def test_without_a_baseline_the_best_is_reported_alone():
-    v = verdict(group_runs([("t1", 0.7), ("t1", 0.72), ("t2", 0.6)]))
-    assert v is not None and v.best.label == "t1" and v.baseline is None and v.beats_baseline is None
-    assert "no baseline to compare" in v.sentence()
-    assert verdict({}) is None
 
 
 def test_top_configs_are_distinct_finished_and_best_first():

@@ -1,0 +1,129 @@
+"""Which technique made the difference: the winner against itself with one technique switched off.
+
+The search's trials cannot say which technique mattered (TPE samples correlated configurations,
+so "mixup trials scored higher" confounds mixup with everything sampled alongside it). The
+ablation takes the winner, switches each of its chapter-7 techniques back to the baseline's
+setting one at a time, and re-runs each variant with the *same* seeds as the winner's
+confirmation runs. The seed fixes data order, augmentation and initialization, so the paired
+differences (winner − variant, per seed) cancel most seed noise: a paired t-test
+(:func:`study.analysis.verdict.paired`), Holm-corrected over the techniques judged together.
+
+Compute only: :func:`variants` plans, :func:`contributions` judges, the driver runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from study.analysis.verdict import DEFAULT_LEVEL, holm_correct, paired
+
+__all__ = ["TECHNIQUES", "Contribution", "Variant", "contributions", "order_by_promise", "variants"]
+
+# Each chapter-7 technique as the TrialConfig keys that switch it (fastbook ch. 7's order).
+TECHNIQUES: dict[str, tuple[str, ...]] = {
+    "normalization": ("normalize",),
+    "progressive resizing": ("schedule",),
+    "image size": ("size",),
+    "presizing": ("presize", "min_scale"),
+    "mixup": ("mixup_alpha",),
+    "label smoothing": ("label_smoothing",),
+    "test-time augmentation": ("tta_n", "tta_beta", "tta_max"),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The winner with one technique set back to the baseline's values."""
+
+    technique: str
+    changes: dict[str, Any]  # key -> the baseline's value (the winner's other keys unchanged)
+    winner_values: dict[str, Any]  # key -> the winner's value (what is ablated)
+
+    def config(self, winner: Mapping[str, Any]) -> dict[str, Any]:
+        return {**winner, **self.changes}
+
+
+def variants(winner: Mapping[str, Any], baseline: Mapping[str, Any]) -> tuple[list[Variant], list[dict[str, str]]]:
+    """The variants to run, and the techniques left out with the reason (as ``{"technique", "reason"}``).
+
+    A technique is ablated when the winner's setting differs from the baseline's. The image size
+    of a progressive schedule lives in the schedule itself, so with progressive resizing on it is
+    ablated together with it.
+    """
+    out: list[Variant] = []
+    skipped: list[dict[str, str]] = []
+    for technique, keys in TECHNIQUES.items():
+        differing = [k for k in keys if k in winner and k in baseline and winner[k] != baseline[k]]
+        if not differing:
+            continue
+        if technique == "image size" and winner.get("schedule"):
+            skipped.append({"technique": technique, "reason": "the progressive schedule sets the sizes; "
+                                                              "ablated with progressive resizing"})
+            continue
+        out.append(Variant(technique, {k: baseline[k] for k in keys if k in baseline},
+                           {k: winner[k] for k in keys if k in winner}))
+    return out, skipped
+
+
+def order_by_promise(found: Iterable[Variant], outcomes: Iterable[Any]) -> list[Variant]:
+    """The most promising first: by how much the search's finished trials that share the winner's
+    setting of the technique beat those that share the baseline's (a marginal, confounded, but the
+    best guess before the ablation runs); techniques the search cannot tell apart come last."""
+    done = [o for o in outcomes if getattr(o, "outcome", None) == "finished" and getattr(o, "objective", None) is not None]
+
+    def promise(v: Variant) -> float:
+        keys = list(v.changes)
+        on = [o.objective for o in done if all(o.config.get(k) == v.winner_values.get(k) for k in keys)]
+        off = [o.objective for o in done if all(o.config.get(k) == v.changes[k] for k in keys)]
+        return statistics.fmean(on) - statistics.fmean(off) if on and off else float("-inf")
+
+    return sorted(found, key=promise, reverse=True)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """A technique's paired contribution to the winner: winner − variant over the shared seeds."""
+
+    technique: str
+    changes: dict[str, Any]
+    contribution: float  # mean of winner − variant per seed
+    stderr: float | None  # standard error of that mean (None: fewer than two pairs)
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None  # paired t-test, two-sided, unadjusted
+    p_adjusted: float | None  # Holm over the techniques judged together
+    level: float
+    n_pairs: int
+    shown: bool | None  # the contribution differs from 0 at `level` (None: no test)
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def contributions(winner: Mapping[int, float], runs: Mapping[str, tuple[Variant, Mapping[int, float]]],
+                  level: float = DEFAULT_LEVEL) -> list[Contribution]:
+    """Each technique's contribution from the winner's ``{seed: objective}`` and each variant's.
+
+    ``runs``: technique -> (its variant, ``{seed: objective}`` of its runs). Seeds a variant lacks
+    (not run in time) are left out of its pairs; the family of tests is Holm-corrected.
+    """
+    names = list(runs)
+    tests = holm_correct([paired(winner, runs[t][1], level=level, label_a="winner", label_b=f"without {t}")
+                          for t in names])
+    out = []
+    for t, c in zip(names, tests):
+        seeds = sorted(set(winner) & set(runs[t][1]))
+        diffs = [winner[s] - runs[t][1][s] for s in seeds]
+        stderr = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) >= 2 else None
+        shown = c.shown
+        out.append(Contribution(
+            technique=t, changes=runs[t][0].changes, contribution=c.difference, stderr=stderr, ci_low=c.ci_low,
+            ci_high=c.ci_high, p_value=c.p_value, p_adjusted=c.p_adjusted, level=level, n_pairs=len(seeds),
+            shown=shown, verdict=c.verdict,
+        ))
+    return out

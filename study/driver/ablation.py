@@ -1,0 +1,115 @@
+"""The ablation phase: after the confirmation, the winner with each of its chapter-7 techniques
+switched back to the baseline's setting, one at a time, re-run with the winner's own seeds.
+
+Planned like the confirmation (:class:`study.analysis.CostModel` from the search's timings; only
+the runs that fit in what is left of the budget start), the most promising technique first, all of
+a technique's seeds before the next technique's (a technique with one pair cannot be tested).
+The numbers are :mod:`study.analysis.ablation`'s; each variant's MLflow run is tagged
+``xs.ablates`` with the technique it switches off.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from study.driver.tuner import Runtime, can_restore, fit_phase, load_trainable, run_config, trial_dirname
+from study.tune.clock import Deadline
+from study.tune.monitor import StudyMonitor, read_outcomes
+
+if TYPE_CHECKING:
+    from study.driver.search import SearchOutcome
+    from study.spec import StudySpec
+
+__all__ = ["run_ablation"]
+
+
+def _winner(confirm: dict[str, Any]) -> tuple[str, dict[str, Any], dict[int, float]] | None:
+    """The confirmation's best configuration (label, config, objective per seed), unless it is the baseline."""
+    best = confirm.get("best")
+    entry = (confirm.get("configs") or {}).get(best) if isinstance(best, str) else None
+    if not isinstance(best, str) or not entry or best == "baseline" or not entry.get("config"):
+        return None
+    return best, dict(entry["config"]), {int(k): float(v) for k, v in (entry.get("by_seed") or {}).items()}
+
+
+def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Run the winner's variants in what is left of the budget; each technique's paired contribution."""
+    from ray import tune
+
+    from study.analysis.ablation import Variant, contributions, order_by_promise, variants
+    from study.analysis.confirm import CostModel, runs_that_fit
+
+    say = rt.say
+    if spec.budget.ablation_share <= 0:
+        return {"note": "off (ablation_share = 0 in the study file)"}
+    found = _winner(confirm)
+    if found is None:
+        return {"note": "no confirmed winner other than the baseline: nothing to ablate"}
+    label, winner, winner_runs = found
+    baseline = ((confirm.get("configs") or {}).get("baseline") or {}).get("config")
+    if not baseline:
+        return {"note": "the baseline was not confirmed: nothing to ablate against"}
+    planned, skipped = variants(winner, baseline)
+    planned = order_by_promise(planned, search.outcomes.values())
+    if not planned:
+        return {"winner": label, "skipped": skipped,
+                "note": f"{label} uses none of the chapter's techniques differently from the baseline"}
+    seeds = sorted(winner_runs)
+    if len(seeds) < 2:
+        return {"winner": label, "note": f"{label} has {len(seeds)} confirmed seed(s); a paired test needs 2"}
+    jobs: list[dict[str, Any]] = [
+        {"label": f"without {v.technique}", "trial": {**v.config(winner), "seed": seed}, "ablates": v.technique,
+         "confirms": label}
+        for v in planned for seed in seeds
+    ]
+    end = Deadline(rt.clock, spec.budget.time_s)
+    left = end.time() - time.time()
+    restoring = can_restore(rt, "ablation")
+    model = None if restoring else CostModel.from_outcomes(search.outcomes.values())
+    if model is not None:
+        from trainable.config import TrialConfig
+
+        durations = [model.seconds(TrialConfig.from_dict(j["trial"]).cost()) for j in jobs]
+        n = runs_that_fit(durations, rt.slots, left, model.startup_s)
+        n -= n % len(seeds)  # whole techniques only: a technique with fewer pairs than seeds is judged on less
+        for v in planned[n // len(seeds):]:
+            skipped.append({"technique": v.technique, "reason": f"would not finish in the {left:.0f} s left"})
+        if n == 0:
+            say(f"ablation: no variant of {label} fits in the {left:.0f} s left; not starting any")
+            return {"winner": label, "skipped": skipped, "note": f"no variant fits in the {left:.0f} s left; "
+                    "raise --time-budget or ablation_share"}
+        jobs = jobs[:n]
+    techniques = list(dict.fromkeys(j["ablates"] for j in jobs))
+    param_space = {"job": tune.grid_search(jobs), "xs": {**rt.common, "kind": "ablation", "deadline": end.to_dict()}}
+
+    def build() -> Any:
+        say(f"ablation: {label} without each of {', '.join(techniques)}, on its {len(seeds)} seeds "
+            f"= {len(jobs)} runs, {left:.0f} s left")
+        monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
+                               phase="ablation", status_every_s=rt.status_every_s, journal=rt.journal("ablation"))
+        return tune.Tuner(
+            tune.with_resources(load_trainable(rt.trainable), rt.resources()),
+            param_space=param_space,
+            tune_config=tune.TuneConfig(max_concurrent_trials=rt.slots, reuse_actors=True, trial_dirname_creator=trial_dirname),
+            run_config=run_config(rt, "ablation", monitor, end),
+        )
+
+    fit_phase(rt, "ablation", build, param_space)
+    by_technique: dict[str, dict[int, float]] = {}
+    for o in read_outcomes(Path(rt.journal("ablation"))).values():
+        if o.outcome == "finished" and o.label and o.objective is not None:
+            by_technique.setdefault(o.label.removeprefix("without "), {})[int(o.config["seed"])] = o.objective
+    variant_of: dict[str, Variant] = {v.technique: v for v in planned}
+    runs = {t: (variant_of[t], by_technique[t]) for t in techniques if t in by_technique}
+    for t in techniques:
+        if t not in runs:
+            skipped.append({"technique": t, "reason": "no run of it finished within the budget"})
+    results = contributions(winner_runs, runs, level=spec.level)
+    return {
+        "winner": label, "seeds": seeds, "level": spec.level, "runs": len(jobs),
+        "finished": sum(len(r[1]) for r in runs.values()),
+        "techniques": [c.to_dict() for c in sorted(results, key=lambda c: -c.contribution)],
+        "skipped": skipped,
+    }

@@ -1,0 +1,93 @@
+"""The confirmation runs' verdict: Welch's t-test of the best configuration against the baseline."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from study.analysis.confirm import ConfigSummary, group_runs, verdict
+
+# --- confirmation: summaries and the verdict -------------------------------------------------
+
+
+def test_summarize_groups_rows_per_configuration():
+    s = group_runs([("baseline", 0.5), ("t1", 0.7), ("baseline", 0.7), ("t1", 0.7)])
+    assert set(s) == {"baseline", "t1"}
+    assert s["baseline"].values == (0.5, 0.7) and s["baseline"].n == 2
+    assert s["baseline"].mean == pytest.approx(0.6) and s["baseline"].std == pytest.approx(math.sqrt(0.02))
+    assert s["t1"].std == 0.0
+    assert math.isnan(ConfigSummary("one", (0.5,)).std) and math.isnan(ConfigSummary("none", ()).mean)
+
+
+def test_a_margin_beyond_twice_the_seed_noise_beats_the_baseline():
+    v = verdict(group_runs([("baseline", x) for x in (0.50, 0.52, 0.48)] + [("t7", x) for x in (0.70, 0.71, 0.69)]))
+    assert v is not None and v.best.label == "t7" and v.baseline is not None
+    assert v.difference == pytest.approx(0.20)
+    # Welch-style standard error of the difference: sqrt(s_a²/n_a + s_b²/n_b)
+    assert v.noise == pytest.approx(math.sqrt(0.01**2 / 3 + 0.02**2 / 3))
+    assert v.beats_baseline is True
+    assert "it beats the baseline" in v.sentence() and "t7" in v.sentence()
+    assert v.comparison is not None and v.comparison.test == "welch" and v.comparison.p_value < 0.05
+    assert "95 % CI" in v.sentence() and "p = " in v.sentence()
+
+
+def test_a_margin_within_the_seed_noise_does_not():
+    v = verdict(group_runs([("baseline", x) for x in (0.5, 0.6, 0.4)] + [("t3", x) for x in (0.55, 0.65, 0.45)]))
+    assert v is not None and v.best.label == "t3"
+    assert v.difference == pytest.approx(0.05) and v.beats_baseline is False
+    assert "not shown to beat the baseline" in v.sentence()
+
+
+@pytest.mark.parametrize("best_seeds,baseline_seeds", [((0.9,), (0.5, 0.51)), ((0.9, 0.91), (0.5,)), ((0.9,), (0.5,))])
+def test_with_fewer_than_two_seeds_on_a_side_there_is_no_verdict(best_seeds, baseline_seeds):
+    v = verdict(group_runs([("t1", x) for x in best_seeds] + [("baseline", x) for x in baseline_seeds]))
+    assert v is not None and v.best.label == "t1"
+    assert v.difference == pytest.approx(sum(best_seeds) / len(best_seeds) - sum(baseline_seeds) / len(baseline_seeds))
+    assert v.noise is None and v.beats_baseline is None
+    # issue 12: the verdict is a t-test, which says it has too few seeds (no "noise" rule any more)
+    assert "too few seeds for a test" in v.sentence()
+
+
+def test_when_the_baseline_has_the_best_mean_nothing_beat_it():
+    v = verdict(group_runs([("baseline", x) for x in (0.8, 0.82)] + [("t1", x) for x in (0.7, 0.9)] + [("t2", x) for x in (0.6, 0.61)]))
+    assert v is not None and v.best is v.baseline and v.best.label == "baseline"
+    assert v.difference == 0.0 and v.beats_baseline is False and v.noise is None
+    assert "no configuration beat the baseline on average" in v.sentence()
+
+
+def test_without_a_baseline_the_best_is_reported_alone():
+    v = verdict(group_runs([("t1", 0.7), ("t1", 0.72), ("t2", 0.6)]))
+    assert v is not None and v.best.label == "t1" and v.baseline is None and v.beats_baseline is None
+    assert "no baseline to compare" in v.sentence()
+    assert verdict({}) is None
+
+
+
+
+def test_twice_the_standard_error_is_not_enough_with_two_and_three_seeds():
+    """Issue 12's example: 2.6 standard errors, but Welch's t = 2.60 with 1.68 dof gives p = 0.14."""
+    v = verdict(group_runs([("w", 0.50), ("w", 0.52)] + [("baseline", x) for x in (0.48, 0.49, 0.47)]))
+    assert v is not None and v.difference / v.noise == pytest.approx(2.6, abs=0.05)
+    c = v.comparison
+    assert c is not None and c.statistic == pytest.approx(2.60, abs=0.01) and c.dof == pytest.approx(1.68, abs=0.01)
+    assert c.p_value == pytest.approx(0.14, abs=0.01)
+    assert v.beats_baseline is False and "not shown to beat the baseline" in v.sentence()
+
+
+def test_several_confirmed_configurations_are_holm_corrected_as_one_family():
+    rows = [("baseline", x) for x in (0.50, 0.51, 0.49)] + [("t1", x) for x in (0.56, 0.57, 0.55)]
+    rows += [("t2", x) for x in (0.52, 0.50, 0.51)]
+    v = verdict(group_runs(rows))
+    assert v is not None and v.comparison is not None and v.best.label == "t1"
+    assert v.comparison.family == 2 and v.comparison.p_adjusted is not None
+    assert v.comparison.p_adjusted >= v.comparison.p_value
+    assert v.to_dict()["p_adjusted"] == v.comparison.p_adjusted
+
+
+def test_the_level_is_the_study_files():
+    rows = [("w", x) for x in (0.55, 0.57, 0.52)] + [("baseline", x) for x in (0.50, 0.51, 0.49)]
+    strict, loose = verdict(group_runs(rows), level=0.999), verdict(group_runs(rows), level=0.9)
+    assert strict is not None and loose is not None
+    assert strict.comparison is not None and strict.comparison.level == 0.999 and "99.9 %" in strict.sentence()
+    assert strict.beats_baseline is False and loose.beats_baseline is True
