@@ -44,7 +44,8 @@ def synthetic(n: int, seed: int = 0) -> StudyTables:
              "tta_n": IntDistribution(0, 8)}
     trials, rows, clock = [], [], [0.0, 0.0]
     for i in range(n):
-        p: dict[str, Any] = {"lr": math.exp(rng.uniform(math.log(1e-3), math.log(1e-2))), "normalize": rng.choice(["none", "imagenet", "dataset"]),
+        p: dict[str, Any] = {"lr": math.exp(rng.uniform(math.log(1e-3), math.log(1e-2))),
+                             "normalize": rng.choice(["none", "imagenet", "dataset"]),
              "mixup": rng.random() < 0.5, "label_smoothing": rng.uniform(0, 0.2), "progressive": rng.random() < 0.5,
              "size": rng.choice([32, 48]), "tta_n": rng.randint(0, 8)}
         acc = (0.55 + 0.05 * (p["normalize"] != "none") + 0.02 * p["mixup"] - 0.08 * abs(math.log10(p["lr"] / 3e-3))

@@ -59,7 +59,7 @@ def panel_views(tables: StudyTables) -> list[PanelView]:
         _panel("curves", curves, P.curves_info, curves.curves_figures, tables),
         _panel("timeline", timeline, P.timeline_info, timeline.timeline_figures, tables, notes=lambda i: [timeline.timeline_note(i)]),
         _panel("history", history, P.history_info, history.history_figures, tables),
-        _panel("ablation", ablation, P.ablation_info, ablation.ablation_figures, tables),
+        _panel("ablation", ablation, P.ablation_info, ablation.ablation_figures, tables, notes=ablation.ablation_notes),
     ]
 
 

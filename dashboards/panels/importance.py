@@ -60,7 +60,8 @@ def importance_info(tables: StudyTables) -> ImportanceInfo:
     try:
         ranked = optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
     except Exception as e:  # noqa: BLE001 -- e.g. too few trials in the top quantile, or nothing varies
-        return ImportanceInfo((), name, len(rows), left_out, spread, sd, reason=f"Optuna's evaluator could not rank these trials ({type(e).__name__}: {e})")
+        why = f"Optuna's evaluator could not rank these trials ({type(e).__name__}: {e})"
+        return ImportanceInfo((), name, len(rows), left_out, spread, sd, reason=why)
     notes = []
     if len(rows) < FEW_TRIALS:
         notes.append(f"only {len(rows)} finished trials: with fewer than {FEW_TRIALS}, a ranking moves with every new trial; "

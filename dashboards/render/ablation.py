@@ -7,12 +7,23 @@ from typing import Any
 from dashboards.panels.ablation import AblationInfo
 from dashboards.render.style import figure
 
-__all__ = ["ablation_figures"]
+__all__ = ["ablation_figures", "ablation_notes"]
 
 TITLE = "Ablation"
 HOW = ("Each bar is what one technique adds to the winner: the winner's accuracy minus the winner without it, paired over "
-       "the same seeds; the whiskers are its confidence interval (or ±2 standard errors). A whisker that crosses zero is "
-       "not shown to help.")
+       "the same seeds; the whiskers are its confidence interval (or ±2 standard errors). Green: shown to matter at the "
+       "study's level (Holm-corrected); grey: not shown; red: shown to hurt.")
+
+
+def ablation_notes(info: AblationInfo) -> list[str]:
+    notes = []
+    if info.winner:
+        level = f" at the {100 * info.level:g}% level" if info.level is not None else ""
+        shown = [r.technique for r in info.rows if r.shown]
+        notes.append(f"Ablation of {info.winner}{level}: " + (f"shown to matter: {', '.join(shown)}." if shown
+                                                               else "no technique shown to matter (green bars would be)."))
+    notes += [f"Not ablated — {s}" for s in info.skipped]
+    return notes
 
 
 def ablation_figures(info: AblationInfo) -> list[Any]:
@@ -27,9 +38,11 @@ def ablation_figures(info: AblationInfo) -> list[Any]:
         else:
             plus.append(200 * (r.stderr or 0.0))
             minus.append(200 * (r.stderr or 0.0))
-    text = [f"{r.verdict}<br>{r.n_pairs} pairs" + (f", p = {r.p_value:.3g}" if r.p_value is not None else "") for r in rows]
+    text = [f"{r.verdict}<br>{r.n_pairs} pairs" + (f", p = {r.p_value:.3g}" if r.p_value is not None else "")
+            + (f" (Holm: {r.p_adjusted:.3g})" if r.p_adjusted is not None else "") for r in rows]
     bars = go.Bar(x=[100 * r.contribution for r in rows], y=[r.technique for r in rows], orientation="h",
-                  marker={"color": ["#2a9d8f" if r.contribution > 0 else "#d62839" for r in rows]}, text=text,
+                  marker={"color": ["#2a9d8f" if r.shown else "#9a9a9a" if r.shown is None or r.contribution > 0 else "#d62839"
+                                    for r in rows]}, text=text,
                   hovertemplate="%{y}: %{x:+.2f} pp<br>%{text}<extra></extra>",
                   error_x={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "visible": True})
     return [figure([bars], height=max(240, 90 + 40 * len(rows)), showlegend=False,

@@ -60,7 +60,8 @@ def curves_figures(info: CurvesInfo) -> list[Any]:
             text=[f"{c.name} ({c.outcome})<br>epoch {e + 1} at {s or '?'} px<br>{shown}" for e, s in zip(c.epochs, c.sizes)],
             hovertemplate="%{text}<br>%{y:.1f}%<extra></extra>"))
     for outcome in sorted({c.outcome for c in curves}):  # a legend for the line styles only
-        traces.append(go.Scatter(x=[None], y=[None], mode="lines", name=outcome, line={"color": "#555", "dash": DASH.get(outcome, "solid")}))
+        traces.append(go.Scatter(x=[None], y=[None], mode="lines", name=outcome,
+                                 line={"color": "#555", "dash": DASH.get(outcome, "solid")}))
     buttons = []
     for key in info.colour_by:
         colours, label = colours_for(curves, key)

@@ -25,7 +25,8 @@ def history_figures(info: HistoryInfo) -> list[Any]:
         traces.append(go.Scatter(x=[p.order for p in pts], y=[100 * (p.objective or 0.0) for p in pts], mode="markers", name=outcome,
                                  marker={"color": OUTCOME_COLOURS[outcome], "size": 9}, text=[p.name for p in pts],
                                  hovertemplate="%{text}<br>%{y:.1f}%<extra></extra>"))
-    traces.append(go.Scatter(x=[p.order for p in info.points], y=[None if p.best_so_far is None else 100 * p.best_so_far for p in info.points],
+    best = [None if p.best_so_far is None else 100 * p.best_so_far for p in info.points]
+    traces.append(go.Scatter(x=[p.order for p in info.points], y=best,
                              mode="lines", line={"shape": "hv", "color": "#264653"}, name="best so far"))
     figs = [go.Figure(data=traces, layout=base_layout(height=340, xaxis={"title": "trial (in order of start)"},
                                                       yaxis={"title": "objective (%)", "ticksuffix": "%"}))]

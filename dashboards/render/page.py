@@ -32,13 +32,18 @@ _ERRORS_JS = """
     var pre = document.getElementById('js-errors');
     if (pre) { pre.textContent += text + '\\n'; pre.hidden = false; }
   }
-  window.addEventListener('error', function (e) { record('error: ' + (e.message || e) + ' at ' + (e.filename || '') + ':' + (e.lineno || '')); });
-  window.addEventListener('unhandledrejection', function (e) { record('unhandled rejection: ' + (e.reason && e.reason.message || e.reason)); });
+  window.addEventListener('error', function (e) {
+    record('error: ' + (e.message || e) + ' at ' + (e.filename || '') + ':' + (e.lineno || ''));
+  });
+  window.addEventListener('unhandledrejection', function (e) {
+    record('unhandled rejection: ' + (e.reason && e.reason.message || e.reason));
+  });
 })();
 """
 
 _CSS = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto; max-width: 1240px; padding: 0 20px 60px; color: #1d2a30; }
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto; max-width: 1240px;
+       padding: 0 20px 60px; color: #1d2a30; }
 header { border-bottom: 2px solid #264653; margin-bottom: 10px; padding: 10px 0; }
 h1 { margin: 8px 0 4px; font-size: 24px; }
 h2 { font-size: 18px; margin: 0 0 4px; color: #264653; }

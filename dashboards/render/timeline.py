@@ -38,7 +38,8 @@ def timeline_figures(info: TimelineInfo) -> list[Any]:
             orientation="h", name=outcome, marker={"color": OUTCOME_COLOURS[outcome],
                                                      "pattern": {"shape": ["/" if b.phase == "confirm" else "" for b in bars]},
                                                      "line": {"color": "white", "width": 1}},
-            text=[b.name for b in bars], textposition="inside", insidetextanchor="middle", hovertemplate="%{text}<br>%{base:.0f} s → +%{x:.0f} s<extra>" + outcome + "</extra>"))
+            text=[b.name for b in bars], textposition="inside", insidetextanchor="middle",
+            hovertemplate="%{text}<br>%{base:.0f} s → +%{x:.0f} s<extra>" + outcome + "</extra>"))
     fig = go.Figure(data=traces, layout=base_layout(
         barmode="overlay", height=max(240, 140 + 50 * info.slots), xaxis={"title": "seconds since the study started"},
         yaxis={"categoryorder": "category descending"}))

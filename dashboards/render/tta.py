@@ -28,7 +28,8 @@ def tta_figures(info: TtaInfo) -> list[Any]:
     fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dash", "color": "#999"}, name="no gain",
                              hoverinfo="skip"), row=1, col=1)
     fig.add_trace(go.Scatter(x=[100 * p.plain for p in pts], y=[100 * p.with_tta for p in pts], mode="markers", text=text,
-                             marker={"color": colour, "size": 9}, name="trial", hovertemplate="%{text}<br>%{x:.1f}% → %{y:.1f}%<extra></extra>"),
+                             marker={"color": colour, "size": 9}, name="trial",
+                             hovertemplate="%{text}<br>%{x:.1f}% → %{y:.1f}%<extra></extra>"),
                   row=1, col=1)
     fig.add_trace(go.Scatter(x=[p.tta_n for p in pts], y=[100 * p.gain for p in pts], mode="markers", text=text, showlegend=False,
                              marker={"color": colour, "size": 9}, hovertemplate="%{text}<br>%{y:+.1f} pp<extra></extra>"), row=1, col=2)

@@ -81,7 +81,8 @@ def parent_note(summary: dict[str, Any] | None, dashboard: Path | None, *, study
             base_objective = _num(base.get("objective")) if base else None
             if base and base_objective is not None:
                 margin = 100 * (objective - base_objective)
-                lines += ["", f"**Book baseline** `{base.get('name')}`: {100 * base_objective:.2f}% in the search ({margin:+.2f} pp for the best)."]
+                lines += ["", f"**Book baseline** `{base.get('name')}`: {100 * base_objective:.2f}% in the search "
+                              f"({margin:+.2f} pp for the best)."]
         if conf.get("verdict"):
             lines += ["", f"**Confirmation with fresh seeds:** {conf['verdict']}"]
         elif conf.get("note"):

@@ -202,4 +202,11 @@ def test_ablation_present_and_absent() -> None:
     info = ablation_info(tables([], summary={"ablation": rows}))
     assert [r.technique for r in info.rows] == ["tta", "mixup"] and info.rows[0].p_value is None
     assert ablation_info(tables([], summary={})).reason == "this study ran no ablation phase"
+    section = {"winner": "train_trial_best", "seeds": [1000, 1001], "level": 0.95, "techniques": rows[:1],
+               "skipped": [{"technique": "presizing", "reason": "would not finish in the 3 s left"}]}
+    info = ablation_info(tables([], summary={"ablation": section}))
+    assert [r.technique for r in info.rows] == ["mixup"] and info.winner == "train_trial_best" and info.level == 0.95
+    assert info.skipped == ("presizing: would not finish in the 3 s left",)
+    note = ablation_info(tables([], summary={"ablation": {"note": "off (ablation_share = 0 in the study file)"}}))
+    assert note.reason == "off (ablation_share = 0 in the study file)"
     assert ablation_info(tables([])).reason == "the study has no summary yet"

@@ -75,6 +75,10 @@ def test_an_ablation_is_drawn() -> None:
     tab = _full()
     panels = sections(build_html(replace(tab, summary={**(tab.summary or {}), "ablation": rows})))
     assert panels["ablation"][0] == "drawn"
+    section = {"winner": "train_trial_t", "level": 0.95, "techniques": [{**rows[0], "shown": False, "p_adjusted": 0.06}],
+               "skipped": [{"technique": "mixup", "reason": "no run of it finished within the budget"}]}
+    panels = sections(build_html(replace(tab, summary={**(tab.summary or {}), "ablation": section})))
+    assert panels["ablation"][0] == "drawn" and "no run of it finished" in panels["ablation"][2]
 
 
 def test_one_trial_without_tta_or_confirmation() -> None:
