@@ -1,7 +1,15 @@
-"""The study's numbers, as pure functions of what the study recorded: confirmation maths and plan,
-the Pareto front, the end-of-study summary. The dashboards read these."""
+"""The study's numbers, as pure functions of what the study recorded: confirmation maths and plan
+(:mod:`~study.analysis.confirm`), t-tests and Holm's correction (:mod:`~study.analysis.verdict`),
+the ablation (:mod:`~study.analysis.ablation`), the Pareto front (:mod:`~study.analysis.pareto`),
+and the parent run's headline numbers (:mod:`~study.analysis.headline`). The dashboards read these."""
 
-from study.analysis.confirm import ConfigSummary, CostModel, runs_that_fit, top_configs
-from study.analysis.summary import print_summary, summarize
+from study.analysis.ablation import Contribution, Variant, contributions, variants
+from study.analysis.confirm import ConfigSummary, CostModel, Verdict, group_runs, runs_that_fit, top_configs, verdict
+from study.analysis.pareto import pareto_front
+from study.analysis.verdict import DEFAULT_LEVEL, Comparison, holm, holm_correct, paired, welch
 
-__all__ = ["ConfigSummary", "CostModel", "print_summary", "runs_that_fit", "summarize", "top_configs"]
+__all__ = [
+    "DEFAULT_LEVEL", "Comparison", "ConfigSummary", "Contribution", "CostModel", "Variant", "Verdict", "contributions",
+    "group_runs", "holm", "holm_correct", "paired", "pareto_front", "runs_that_fit", "top_configs", "variants",
+    "verdict", "welch",
+]

@@ -333,7 +333,7 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                 cache_folder = prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
                                        label_noise=base.label_noise).folder
 
-                from study.analysis.summary import print_summary, summarize
+                from study.driver.summary import print_summary, summarize
                 from study.common.files import write_json
                 from study.driver.ablation import run_ablation
                 from study.driver.confirm import run_confirmations

@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-from study.tracking.store import PARENT, TRIAL_HTTP, client, quick_http
+from study.tracking.store import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG, PARENT, TRIAL_HTTP, client, quick_http, tag_experiment_kind
 
 __all__ = ["DASHBOARD_ARTIFACT", "EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "NOTE_TAG", "log_dataset_inputs",
            "present_parent_run", "tag_experiment_kind", "ui_links"]
 
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-EXPERIMENT_KIND = "custom_model_development"
 NOTE_TAG = "mlflow.note.content"
 DASHBOARD_ARTIFACT = "dashboard.html"
-
-
-def tag_experiment_kind(c: Any, experiment_id: str) -> None:
-    """Mark the experiment as model training (once; an experiment the user tagged otherwise is left alone)."""
-    exp = c.get_experiment(experiment_id)
-    if EXPERIMENT_KIND_TAG not in (exp.tags or {}):
-        c.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
 
 
 def present_parent_run(uri: str, run_id: str, note: str, metrics: dict[str, float], dashboard: Path | None) -> None:

@@ -23,8 +23,8 @@ from study.common.folder import folder_tracking_uri
 from study.tracking.secrets import scrub
 
 __all__ = ["PARENT", "TAG_CONFIRMS", "TAG_ERROR", "TAG_KIND", "TAG_OUTCOME", "TAG_STUDY", "TAG_TRIAL_KEY", "TrackingInfo",
-           "check_tracking", "client", "close_run", "default_tracking_uri", "log_artifacts", "quick_http",
-           "relocate_folder_store"]
+           "EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "check_tracking", "client", "close_run", "default_tracking_uri", "log_artifacts", "quick_http",
+           "relocate_folder_store", "tag_experiment_kind"]
 
 TAG_STUDY = "xs.study"
 
@@ -39,6 +39,9 @@ TAG_OUTCOME = "xs.outcome"  # finished | pruned | budget | failed | interrupted
 TAG_ERROR = "xs.error"
 
 PARENT = "mlflow.parentRunId"
+
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"  # MLflow 3's UI: model training, not GenAI (its "Overview" page)
+EXPERIMENT_KIND = "custom_model_development"
 
 RETRY_AFTER_S = 15.0  # after a failed MLflow call, no call for this long (s); then catch up
 
@@ -98,8 +101,6 @@ def check_tracking(uri: str, experiment: str, artifact_location: str | None = No
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
     try:
         with quick_http(1, timeout_s):  # a refused connection is an answer: no back-off before saying so
-            from study.tracking.display import tag_experiment_kind
-
             c = client(uri)
             exp = c.get_experiment_by_name(experiment)
             if exp is not None:
@@ -112,6 +113,13 @@ def check_tracking(uri: str, experiment: str, artifact_location: str | None = No
             return str(experiment_id)
     except Exception as e:  # mlflow raises many types for connection problems
         raise ConnectionError(f"MLflow tracking store {uri!r} is not reachable: {type(e).__name__}: {e}") from None
+
+
+def tag_experiment_kind(c: Any, experiment_id: str) -> None:
+    """Mark the experiment as model training (once; an experiment the user tagged otherwise is left alone)."""
+    exp = c.get_experiment(experiment_id)
+    if EXPERIMENT_KIND_TAG not in (exp.tags or {}):
+        c.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
 
 
 def close_run(c: Any, run_id: str, status: str, outcome: str | None = None, error: str | None = None) -> None:

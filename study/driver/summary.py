@@ -1,4 +1,4 @@
-"""The study's answer: ``summary.json`` and what the terminal shows at the end."""
+"""The study's answer at the end of a session: ``summary.json`` and what the terminal shows."""
 
 from __future__ import annotations
 
