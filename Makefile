@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test lint browser bench setup clean
 
 # Create the virtual environment and install the project (editable) with its test tools.
 $(STAMP): pyproject.toml
@@ -19,9 +19,19 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/study launch
 
-# The test suite (a real single-node Ray and a real MLflow store are started by the tests).
-test: $(STAMP)
+# The test suite: lint and types first (seconds), then pytest (a real single-node Ray, real MLflow
+# stores and servers, and a real headless Chromium for the dashboard are started by the tests).
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest tests
+
+# ruff (lint, import order) and mypy (trainable/, study/, dashboards/), as configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# Debian's chromium for the dashboard's browser tests (installed with apt-get when missing and root).
+browser:
+	sh tests/setup_browser.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py

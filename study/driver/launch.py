@@ -19,12 +19,14 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from study.common.errors import UsageError
-from study.driver.cluster import ClusterRequest, init_ray, quiet_ray, resources
+from study.driver import checks
+from study.driver.cluster import init_ray, quiet_ray, resources
+from study.driver.options import LaunchOptions
 
 if TYPE_CHECKING:
     from study.spec import StudySpec
@@ -36,82 +38,9 @@ __all__ = ["LaunchOptions", "launch", "resume"]
 log = logging.getLogger("study")
 
 
-@dataclass(frozen=True)
-class LaunchOptions:
-    space: str | None = None  # study file; None = the built-in chapter-7 space
-    name: str | None = None
-    seed: int | None = None
-    time_budget: str | None = None
-    max_trials: int | None = None
-    gpus: int | None = None  # GPUs to use on this machine (None: all that are there)
-    cpus: int | None = None  # CPUs to use on this machine (None: all)
-    cpus_per_trial: float | None = None
-    gpus_per_trial: float | None = None
-    address: str | None = None  # join an existing Ray cluster
-    root: str = "studies"  # parent folder of study folders
-    tracking_uri: str | None = None
-    no_mlflow: bool = False
-    confirm_top: int | None = None
-    confirm_seeds: int | None = None
-    data_dir: str | None = None
-    status_every_s: float = 10.0
-
-    def cluster(self) -> ClusterRequest:
-        return ClusterRequest(address=self.address, cpus=self.cpus, gpus=self.gpus, cpus_per_trial=self.cpus_per_trial,
-                              gpus_per_trial=self.gpus_per_trial)
-
-
 # ------------------------------------------------------------------------------------------------
 # Checks before anything expensive
 # ------------------------------------------------------------------------------------------------
-
-
-def _resolve_spec(opts: LaunchOptions) -> StudySpec:
-    from study.spec import apply_overrides, default_spec, load_study_file, parse_duration
-
-    spec = load_study_file(opts.space) if opts.space else default_spec()
-    name = opts.name
-    if name is None and not opts.space:
-        name = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return apply_overrides(
-        spec,
-        time_budget=parse_duration(opts.time_budget) if opts.time_budget is not None else None,
-        max_trials=opts.max_trials,
-        seed=opts.seed,
-        name=name,
-        confirm_top=opts.confirm_top,
-        confirm_seeds=opts.confirm_seeds,
-    )
-
-
-def _check_options(opts: LaunchOptions) -> None:
-    for flag, value in (("--gpus", opts.gpus), ("--cpus", opts.cpus), ("--max-trials", opts.max_trials)):
-        if value is not None and value < 0:
-            raise UsageError(f"{flag} must be >= 0, got {value}")
-    if opts.cpus_per_trial is not None and not 0 < opts.cpus_per_trial <= 1024:
-        raise UsageError(f"--cpus-per-trial must be in (0, 1024], got {opts.cpus_per_trial}")
-    if opts.gpus_per_trial is not None and not 0 <= opts.gpus_per_trial <= 64:
-        raise UsageError(f"--gpus-per-trial must be in [0, 64], got {opts.gpus_per_trial}")
-    if opts.confirm_top is not None and opts.confirm_top < 0:
-        raise UsageError(f"--confirm-top must be >= 0, got {opts.confirm_top}")
-    if opts.confirm_seeds is not None and opts.confirm_seeds < 1:
-        raise UsageError(f"--confirm-seeds must be >= 1, got {opts.confirm_seeds}")
-    if opts.gpus and not opts.address:
-        import torch
-
-        have = torch.cuda.device_count()
-        if opts.gpus > have:
-            raise UsageError(f"--gpus {opts.gpus} but this machine has {have} CUDA GPU(s); use --gpus {have} or --address for a cluster")
-
-
-def _study_dir(root: str, name: str) -> Path:
-    from study.common.files import ensure_writable
-    from study.common.folder import RECORD
-
-    d = Path(root) / name
-    if (d / RECORD).exists():
-        raise UsageError(f"study {name!r} already exists in {d}; pick another --name (or --root), or remove that folder")
-    return ensure_writable(d, "study folder", "choose another --root")
 
 
 def _study_artifacts(spec: StudySpec) -> dict[str, Any]:
@@ -144,19 +73,19 @@ def _git_commit() -> str:
 def launch(opts: LaunchOptions) -> dict[str, Any]:
     """A new study: check everything cheap, record the study in its folder, then run it."""
     quiet_ray()
-    _check_options(opts)
-    spec = _resolve_spec(opts)
+    checks.check_options(opts)
+    spec = checks.resolve_spec(opts)
     if opts.data_dir:
         spec = replace(spec, base={**spec.base, "data_dir": opts.data_dir})
-    _check_data(spec)
-    study_dir = _study_dir(opts.root, spec.name)
+    checks.check_data(spec)
+    study_dir = checks.new_study_dir(opts.root, spec.name)
     from study.tune.clock import begin_session
 
     clock = begin_session(study_dir, spec.budget.time_s, new_study=True)  # the study's clock starts here
-    _check_space(spec, study_dir, opts)
-    uri, experiment_id = _check_mlflow(opts, spec, study_dir, None)
+    checks.check_space(spec, study_dir, opts)
+    uri, experiment_id = checks.check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
-    _route_library_logs(study_dir, with_mlflow=False)
+    checks.route_library_logs(study_dir, with_mlflow=False)
     started_ray = init_ray(opts.cluster())  # a cluster that cannot be joined is a usage error: nothing recorded yet
     from study.driver.state import save_new_study
 
@@ -196,98 +125,33 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
     if "resolved" not in record:
         raise UsageError(f"study {record['name']!r} in {study_dir} was launched by an older version that cannot resume it")
     ensure_writable(study_dir, "study folder", "make it writable, or free some space, then resume again")
-    _check_not_running(study_dir, record)
+    checks.check_not_running(study_dir, record)
     saved = {k: v for k, v in record["options"].items() if k in LaunchOptions.__dataclass_fields__}
     opts = replace(LaunchOptions(**saved), address=address if address is not None else saved.get("address"),
                    root=root)
     if status_every_s is not None:
         opts = replace(opts, status_every_s=status_every_s)
-    _check_options(opts)
+    checks.check_options(opts)
     spec = saved_spec(study_dir, record)
     spent = spent_seconds(study_dir)
     clock = begin_session(study_dir, spec.budget.time_s)  # this session counts from here
-    _check_data(spec)
-    _check_space(spec, study_dir, opts)
+    checks.check_data(spec)
+    checks.check_space(spec, study_dir, opts)
     if spent >= spec.budget.time_s:
         from study.common.console import say
 
         say(f"study {spec.name!r} has spent its whole budget ({spent:.0f} of {spec.budget.time_s:.0f} s); "
             "finishing its records without new trials")
-    uri, experiment_id = _check_mlflow(opts, spec, study_dir, tracking_uri_of(study_dir, record))
+    uri, experiment_id = checks.check_mlflow(opts, spec, study_dir, tracking_uri_of(study_dir, record))
     if record.get("tracking_store") == "folder":
         from study.tracking import relocate_folder_store
 
         relocate_folder_store(study_dir, spec.name)  # a moved folder: its artifacts are where it is now
-    _route_library_logs(study_dir, with_mlflow=False)
+    checks.route_library_logs(study_dir, with_mlflow=False)
     started_ray = init_ray(opts.cluster())
     update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
     return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, clock, parent_run_id=record.get("parent_run_id"),
                 phase=record.get("phase", "starting"), started_ray=started_ray)
-
-
-def _check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
-    """Two drivers on one study would run its trials twice: refuse while the last one is alive."""
-    driver = record.get("driver") or {}
-    pid = driver.get("pid")
-    if driver.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
-        return
-    try:
-        os.kill(pid, 0)
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except (OSError, ProcessLookupError):
-        return  # gone: the study can be resumed
-    if "study" in cmdline:
-        raise UsageError(f"study {record['name']!r} in {study_dir} is still running (process {pid}); "
-                         f"stop it first (Ctrl+C, or kill {pid}), then resume")
-
-
-def _check_space(spec: StudySpec, study_dir: Path, opts: LaunchOptions) -> None:
-    """Room for the running trials' checkpoints (Tune keeps one per trial and writes the next beside it).
-
-    Checked before Ray starts, with this machine's resources (one trial at a time for a cluster).
-    """
-    from study.common.files import checkpoint_bytes, ensure_free_space
-
-    slots = 1
-    if not opts.address:
-        import torch
-
-        local = {"CPU": float(opts.cpus or os.cpu_count() or 1),
-                 "GPU": float(opts.gpus if opts.gpus is not None else torch.cuda.device_count())}
-        slots = resources(opts.cluster(), local)[2]
-
-    models = {spec.base.get("model", "xresnet18")}
-    searched = spec.param("model")
-    if searched is not None and searched.choices:
-        models |= set(searched.choices)
-    need = slots * 2 * max(checkpoint_bytes(m) for m in models) + 64 * 2**20
-    ensure_free_space(study_dir, need, "study folder", "free some space or choose another --root")
-
-
-def _check_data(spec: StudySpec) -> None:
-    from study.spec import to_trial_config
-    from trainable.data.errors import DataError
-    from trainable.data.sources import check_source
-
-    try:
-        check_source(to_trial_config(spec, {}).data)
-    except DataError as e:
-        raise UsageError(f"{spec.source}: [base] data: {e}") from None
-
-
-def _check_mlflow(opts: LaunchOptions, spec: StudySpec, study_dir: Path, saved_uri: str | None) -> tuple[str | None, str | None]:
-    """(tracking URI, experiment id), or (None, None) with --no-mlflow; unreachable → UsageError, before any trial."""
-    if opts.no_mlflow:
-        return None, None
-    from study.tracking import check_tracking, default_tracking_uri
-
-    uri = saved_uri or opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
-    _route_library_logs(study_dir, with_mlflow=True)  # before check_tracking creates the store (its INFO lines)
-    artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
-    try:
-        return uri, check_tracking(uri, spec.name, artifact_location=artifacts)
-    except ConnectionError as e:
-        raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
 
 
 def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, uri: str | None, experiment_id: str | None,
@@ -296,8 +160,8 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
     from study.common import interrupt
     from study.common.console import say
     from study.common.interrupt import StudyInterrupted, graceful_stop
-    from study.spec import describe, to_trial_config
     from study.driver.state import update_record
+    from study.spec import describe, to_trial_config
 
     update_record(study_dir, driver={"host": socket.gethostname(), "pid": os.getpid()})
     resumed = parent_run_id is not None or phase != "starting"
@@ -333,11 +197,11 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                 cache_folder = prepare(base.data, base.presize, data_dir=Path(base.data_dir) if base.data_dir else None,
                                        label_noise=base.label_noise).folder
 
-                from study.driver.summary import print_summary, summarize
                 from study.common.files import write_json
                 from study.driver.ablation import run_ablation
                 from study.driver.confirm import run_confirmations
                 from study.driver.search import SearchOutcome, run_search
+                from study.driver.summary import print_summary, summarize
                 from study.driver.tuner import Runtime
                 from study.testing.faults import fault_from_env, trainable_from_env
                 from study.tune.searcher import settle_running
@@ -439,14 +303,3 @@ def _close_runs(tracking: TrackingInfo, say: Callable[[str], None]) -> None:
         say(f"warning: could not close MLflow runs: {e}")
 
 
-def _route_library_logs(study_dir: Path, *, with_mlflow: bool) -> None:
-    """MLflow's, Ray's and Optuna's own log lines go to ``study.log`` in the study folder, not the
-    terminal. Each library installs its terminal handler when it is first imported, so it is
-    imported here first (it is about to be: Ray to start, MLflow to check the store)."""
-    from study.common.logs import route_library_logs
-
-    if with_mlflow:
-        import mlflow  # noqa: F401
-    import ray  # noqa: F401
-
-    route_library_logs(study_dir / "study.log")
