@@ -77,8 +77,8 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     from ray.tune.schedulers import FIFOScheduler
 
     from study.common.files import sqlite_wal
-    from study.spec.seeds import seed_points
     from study.spec import to_trial_config
+    from study.spec.seeds import seed_points
     from study.tune.searcher import SeedProtectingASHA, count_skipped, new_search, optuna_url
 
     say = rt.say

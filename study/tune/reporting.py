@@ -91,8 +91,8 @@ def _open_run(xs: dict[str, Any], job: dict[str, Any], cfg: TrialConfig, searche
     """The trial's ``TrialRun`` with its params logged; None without MLflow and without a study folder."""
     if not xs.get("tracking") and not xs.get("study_dir"):
         return None
-    from study.tracking.records import records_dir, trial_key
     from study.tracking import TrackingInfo, TrialRun
+    from study.tracking.records import records_dir, trial_key
 
     extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
     extra.update({"xs.ablates": job["ablates"]} if job.get("ablates") else {})
