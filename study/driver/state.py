@@ -9,10 +9,9 @@ original file's folder, recorded as ``source_dir``.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import tomllib
 
 from study.common.errors import UsageError
 from study.common.files import write_json
