@@ -26,6 +26,7 @@ _EXPORTS = {
     "tta_combine": "trainable.tta",
     "augment_batch": "trainable.augment",
     "AugmentParams": "trainable.augment",
+    "Runtime": "trainable.runtime",
     "run_trial": "trainable.train",
     "TrialResult": "trainable.train",
     "TrialStopped": "trainable.train",
