@@ -102,7 +102,8 @@ def fastai_peer(root: Path, *, size: int, item_size: int, batch: int, workers: i
     }
 
 
-def timm_peer(*, size: int, batch: int, steps: int, warmup: int, device: torch.device, bf16: bool) -> dict[str, Any]:
+def timm_peer(*, size: int, batch: int, steps: int, warmup: int, device: torch.device, bf16: bool,
+              why: str = "fastai could not run") -> dict[str, Any]:
     """timm's ``resnet50d`` training step (bf16 autocast, channels_last, fused AdamW) on random inputs."""
     import timm
 
@@ -121,5 +122,5 @@ def timm_peer(*, size: int, batch: int, steps: int, warmup: int, device: torch.d
         opt.step()
     _sync(device)
     rate = steps * batch / (time.perf_counter() - start)
-    return {"peer": f"timm {timm.__version__} resnet50d training step on random inputs (model only; fastai could not run)",
-            "batch": batch, "images_per_s": round(rate, 1)}
+    return {"peer": f"timm {timm.__version__} resnet50d training step on random inputs (model only; {why})",
+            "precision": "bf16" if bf16 else "fp32", "batch": batch, "images_per_s": round(rate, 1)}

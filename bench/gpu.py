@@ -340,7 +340,7 @@ def part_peer(s: dict[str, Any], root: Path, device: torch.device, clock: Clock,
     if not runs:
         try:
             r = timm_peer(size=s["peer_size"], batch=s["peer_batch"], steps=s["steps"], warmup=s["warmup"], device=device,
-                          bf16=device.type == "cuda")
+                          bf16=device.type == "cuda", why="--peer timm" if force_timm else "fastai could not run")
             runs.append(r)
             print("peer", json.dumps(r), flush=True)
         except Exception as e:  # noqa: BLE001
@@ -408,7 +408,7 @@ def summarize(card: str, detail: dict[str, Any], smoke: bool, command: str) -> d
         "batch_128": e128["batch"] if e128 else None,
         "batch_224": e224["batch"] if e224 else None,
         "tta_224_img_s": e224.get("tta_images_per_s_per_pass") if e224 else None,
-        "peer": peer["peer"] + (f" ({peer.get('precision', 'bf16')})" if peer else "") if peer else None,
+        "peer": f"{peer['peer']} ({peer.get('precision', '')})" if peer else None,
         "peer_224_img_s": peer["images_per_s"] if peer else None,
         "two_trials_vs_one_128": detail.get("two_vs_one", {}).get("ratio"),
         "gpu_busy_fraction_study": busy,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
@@ -62,6 +62,9 @@ class Runtime:
     compile: bool  # torch.compile(dynamic=False): one graph per distinct shape, compiled once
     data_on_device: str  # auto | on | off; resolved by trainable.data.resident (it needs the data's size)
     norm: Norm | None = None  # normalization statistics, or None
+    # ``norm`` as (1, C, 1, 1) tensors on the device, made once: a tensor built from Python floats at every
+    # batch would be a host-to-device copy, and PyTorch waits for the device after a blocking copy.
+    norm_tensors: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, cfg: TrialConfig, norm: Norm | None = None) -> Runtime:
@@ -79,8 +82,16 @@ class Runtime:
         )
 
     def with_norm(self, norm: Norm | None) -> Runtime:
+        """This runtime normalizing with ``norm`` (per-channel mean and std in [0, 1]), or not at all."""
+        tensors = None
+        if norm is not None:
+            mean, std = norm
+            if len(mean) != len(std) or any(not v > 0 for v in std):
+                raise ValueError(f"normalization needs one mean and one std > 0 per channel, got {norm=}")
+            tensors = (torch.tensor(list(mean), dtype=torch.float32, device=self.device).view(1, -1, 1, 1),
+                       torch.tensor(list(std), dtype=torch.float32, device=self.device).view(1, -1, 1, 1))
         return Runtime(self.device, self.bf16, self.channels_last, self.fused_adamw, self.cudnn_benchmark,
-                       self.compile, self.data_on_device, norm)
+                       self.compile, self.data_on_device, norm, tensors)
 
     def apply(self) -> None:
         """Set the process-wide switches this runtime needs (cuDNN autotuning, TF32 matmuls on CUDA)."""
@@ -95,7 +106,10 @@ class Runtime:
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
         """Normalize (when the trial does) and lay out float images for the model."""
-        if self.norm is not None:
+        if self.norm_tensors is not None and x.dtype == torch.float32 and x.shape[1] == self.norm_tensors[0].shape[1]:
+            mean, std = self.norm_tensors
+            x = (x - mean) / std  # trainable.augment.normalize's arithmetic, without its per-call copy
+        elif self.norm is not None:
             x = normalize(x, *self.norm)
         # The augmentation returns channels_last; convolutions follow the input's layout, so
         # convert explicitly either way.

@@ -60,3 +60,13 @@ def test_padded_last_batch_of_a_compiled_run_predicts_the_same(tmp_path: Path) -
     padded, labels_p = predict(model, data, 32, cfg, replace(rt, compile=True))  # 30 = 16 + 14: the tail is padded
     assert plain.shape == padded.shape == (30, 10) and torch.equal(labels, labels_p)
     assert torch.allclose(plain, padded, atol=1e-5)
+
+
+def test_prepare_input_is_augment_normalize_exactly() -> None:
+    from trainable.augment import IMAGENET_STATS, normalize
+
+    rt = Runtime.from_config(TrialConfig(device="cpu")).with_norm(IMAGENET_STATS)
+    x = torch.rand(4, 3, 8, 8)
+    assert torch.equal(rt.prepare_input(x), normalize(x, *IMAGENET_STATS))
+    with pytest.raises(ValueError, match="std > 0"):
+        rt.with_norm(((0.5, 0.5, 0.5), (0.2, 0.0, 0.2)))
