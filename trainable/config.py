@@ -176,7 +176,8 @@ def _coerce(key: str, type_name: Any, value: Any) -> Any:
         if isinstance(value, bool):
             raise ConfigError(f"{key} must be a number, got {value!r}")
         if isinstance(value, int) and abs(value) > _BIG:
-            raise ConfigError(f"{key} is out of range: an integer with {len(str(abs(value))) if abs(value) < 10**4000 else 'thousands of'} digits")
+            digits = len(str(abs(value))) if abs(value) < 10**4000 else "thousands of"
+            raise ConfigError(f"{key} is out of range: an integer with {digits} digits")
         if isinstance(value, (int, float)):
             return float(value)
         if isinstance(value, str):

@@ -11,15 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # real types for static checkers; at run time names resolve in __getattr__
-    from trainable.data.batches import BatchSource, open_batches
-    from trainable.data.cache import DecodedCache, build_cache
-    from trainable.data.decode import decode_resized
-    from trainable.data.errors import DataError
-    from trainable.data.folder import LABEL_NOISE_LEVELS, DatasetIndex, scan_folder
-    from trainable.data.loader import iter_batches, num_batches, plan_epoch
-    from trainable.data.resident import resident_images
-    from trainable.data.sources import ARCHIVES, Archive, default_data_dir, download_archive, prepare, resolve_source
-    from trainable.data.synthetic import CLASSES, ensure_embedded
+    from trainable.data.batches import BatchSource, open_batches  # noqa: F401
+    from trainable.data.cache import DecodedCache, build_cache  # noqa: F401
+    from trainable.data.decode import decode_resized  # noqa: F401
+    from trainable.data.errors import DataError  # noqa: F401
+    from trainable.data.folder import LABEL_NOISE_LEVELS, DatasetIndex, scan_folder  # noqa: F401
+    from trainable.data.loader import iter_batches, num_batches, plan_epoch  # noqa: F401
+    from trainable.data.resident import resident_images  # noqa: F401
+    from trainable.data.sources import ARCHIVES, Archive, default_data_dir, download_archive, prepare, resolve_source  # noqa: F401
+    from trainable.data.synthetic import CLASSES, ensure_embedded  # noqa: F401
+
 
 _EXPORTS = {
     "DataError": "trainable.data.errors",

@@ -279,7 +279,9 @@ def test_a_split_with_no_readable_image_stops_before_training(make_folder, tmp_p
     root = make_folder({"train/a": 2, "train/b": 1, "val/a": 1, "val/b": 1})
     for p in sorted((root / split_dir).glob("*/*.png")):
         _break(p)
-    with pytest.raises(DataError, match=rf"no {split} image of .* could be decoded: all \d are unreadable \(first: {split_dir}/a/img0.png \(.*; {split_dir}/.*\); replace the broken files"):
+    expected = (rf"no {split} image of .* could be decoded: all \d are unreadable "
+                rf"\(first: {split_dir}/a/img0.png \(.*; {split_dir}/.*\); replace the broken files")
+    with pytest.raises(DataError, match=expected):
         build_cache(scan_folder(root), 16, tmp_path / "cache", progress=False)
     assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
 

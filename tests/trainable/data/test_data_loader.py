@@ -69,7 +69,8 @@ def test_unshuffled_valid_is_in_cache_order(cache: DecodedCache) -> None:
 
 def test_random_crops_are_windows_of_their_image(cache: DecodedCache) -> None:
     key = {_centre(cache, "train", i).tobytes(): i for i in range(cache.n("train"))}
-    order = [key[np.ascontiguousarray(c).tobytes()] for x, _ in _epoch(cache, random_crop=False, seed=5) for c in x.permute(0, 2, 3, 1).numpy()]
+    order = [key[np.ascontiguousarray(c).tobytes()]
+             for x, _ in _epoch(cache, random_crop=False, seed=5) for c in x.permute(0, 2, 3, 1).numpy()]
     crops = [c for x, _ in _epoch(cache, random_crop=True, seed=5) for c in x.permute(0, 2, 3, 1).numpy()]
     moved = 0
     for i, crop in zip(order, crops):  # same seed: same order, so crop k is of image order[k]
