@@ -167,3 +167,11 @@ def test_checkpoints_hold_what_resume_reads_and_no_rng_or_norm(data, tmp_path):
     run_trial(_cfg(data, epochs=1, normalize="dataset"), checkpoint_dir=tmp_path)
     state = load_checkpoint(latest_checkpoint(tmp_path))
     assert set(state) == {"config", "epoch", "model", "optimizer", "history", "train_seconds"}
+
+
+def test_images_held_on_the_device_train_exactly_like_the_host_loader(data):
+    """data_on_device=on serves the host loader's batches (here on CPU, the path CUDA takes by default)."""
+    cfg = _cfg(data, epochs=1, tta_n=1, normalize="imagenet")
+    host, held = run_trial(cfg.replace(data_on_device="off")), run_trial(cfg.replace(data_on_device="on"))
+    assert _same_metrics(host.history, held.history)
+    assert (host.accuracy, host.accuracy_tta, host.confusion) == (held.accuracy, held.accuracy_tta, held.confusion)
