@@ -1,6 +1,7 @@
 """Data sources: a name or a path resolved to a folder with ``train/`` and ``val/``, and ``prepare``.
 
-Names: ``embedded`` (generated here, see ``synthetic.py``), and the fast.ai archives
+Names: ``embedded`` and ``embedded-large`` (generated here at CPU-demo and GPU scale, see
+``synthetic.py``), and the fast.ai archives
 ``imagenette``, ``imagenette-320``, ``imagenette-160``, ``imagewoof``, ``imagewoof-320``,
 ``imagewoof-160`` (full size, shorter side 320 px, 160 px), downloaded into the data folder on
 first use. Downloads stream with a progress bar, are checked against the archive's size and md5,
@@ -32,7 +33,7 @@ from trainable.data.atomic import build_once
 from trainable.data.cache import DecodedCache, build_cache
 from trainable.data.errors import DataError
 from trainable.data.folder import scan_folder
-from trainable.data.synthetic import ensure_embedded
+from trainable.data.synthetic import VARIANTS, ensure_embedded
 
 __all__ = [
     "ARCHIVES", "DEFAULT_MIRROR", "Archive", "default_data_dir", "download_archive", "prepare", "resolve_source",
@@ -78,11 +79,11 @@ def default_data_dir() -> Path:
 def check_source(name_or_path: str, *, archives: Mapping[str, Archive] | None = None) -> None:
     """Fail fast (no download, no decoding) if ``name_or_path`` can never resolve."""
     archives = ARCHIVES if archives is None else archives
-    if name_or_path == "embedded" or name_or_path in archives or Path(name_or_path).expanduser().is_dir():
+    if name_or_path in VARIANTS or name_or_path in archives or Path(name_or_path).expanduser().is_dir():
         return
     raise DataError(
         f"data source {name_or_path!r} is neither a known name nor an existing folder; use one of "
-        f"{['embedded', *archives]}, or a folder path with train/<class>/ and val/<class>/ sub-folders"
+        f"{[*VARIANTS, *archives]}, or a folder path with train/<class>/ and val/<class>/ sub-folders"
     )
 
 
@@ -93,15 +94,15 @@ def resolve_source(
     archives: Mapping[str, Archive] | None = None,
     progress: bool = True,
 ) -> Path:
-    """The folder of a data source: ``embedded``, an archive name (downloaded once), or a folder path.
+    """The folder of a data source: ``embedded[-large]``, an archive name (downloaded once), or a folder path.
 
     Names win over paths: a folder called ``imagenette`` in the working directory needs ``./``.
     ``archives`` replaces the table of downloadable archives (tests, private mirrors).
     """
     archives = ARCHIVES if archives is None else archives
     data_dir = Path(data_dir).expanduser()
-    if name_or_path == "embedded":
-        return ensure_embedded(data_dir)
+    if name_or_path in VARIANTS:
+        return ensure_embedded(data_dir, variant=name_or_path)
     if name_or_path in archives:
         return download_archive(archives[name_or_path], data_dir, progress=progress)
     check_source(name_or_path, archives=archives)

@@ -169,9 +169,11 @@ def test_paths_names_and_unknown_sources(make_folder, tmp_path: Path, monkeypatc
     root = make_folder({"train/a": 1, "val/a": 1})
     assert resolve_source(str(root), tmp_path) == root
     calls = []
-    monkeypatch.setattr(sources, "ensure_embedded", lambda data_dir: calls.append(data_dir) or data_dir / "e")
-    assert resolve_source("embedded", tmp_path) == tmp_path / "e" and calls == [tmp_path]
-    with pytest.raises(DataError, match=r"'imagenet' is neither .*'embedded', 'imagenette'.*train/<class>/ and val/<class>/"):
+    monkeypatch.setattr(sources, "ensure_embedded", lambda data_dir, variant: calls.append((data_dir, variant)) or data_dir / "e")
+    assert resolve_source("embedded", tmp_path) == tmp_path / "e" and calls == [(tmp_path, "embedded")]
+    assert resolve_source("embedded-large", tmp_path) == tmp_path / "e" and calls[1] == (tmp_path, "embedded-large")
+    unknown = r"'imagenet' is neither .*'embedded', 'embedded-large', 'imagenette'.*train/<class>/ and val/<class>/"
+    with pytest.raises(DataError, match=unknown):
         resolve_source("imagenet", tmp_path)
 
 
@@ -299,7 +301,7 @@ def test_unwritable_data_dir_is_a_clear_error_before_work(make_folder, mirror, t
     (tmp_path / "a_file").write_text("")  # a file where the data folder should be: mkdir fails like on a read-only disk
     with pytest.raises(DataError, match=r"cannot create .*imagenette2-160: .*a_file/data is not a writable folder .*data_dir"):
         resolve_source("imagenette-160", tmp_path / "a_file" / "data", archives=table, progress=False)
-    with pytest.raises(DataError, match=r"cannot create .*embedded-v1-seed0: .*is not a writable folder"):
+    with pytest.raises(DataError, match=r"cannot create .*embedded-v2-seed0: .*is not a writable folder"):
         resolve_source("embedded", tmp_path / "a_file" / "data")
     assert requests == []
 
