@@ -140,7 +140,7 @@ class Runtime:
         return out, time.perf_counter() - start
 
 
-def compile_model(model: nn.Module) -> nn.Module:
+def compile_model(model: nn.Module, backend: str | Callable[..., Any] = "inductor") -> nn.Module:
     """``torch.compile(model, dynamic=False)``: a graph per distinct input shape, each compiled once.
 
     Static shapes give inductor's best kernels (cuDNN convolutions with fused epilogues); a
@@ -152,4 +152,4 @@ def compile_model(model: nn.Module) -> nn.Module:
     for name in ("recompile_limit", "cache_size_limit"):
         if hasattr(dynamo_config, name):
             setattr(dynamo_config, name, max(int(getattr(dynamo_config, name)), _RECOMPILE_LIMIT))
-    return torch.compile(model, dynamic=False)  # type: ignore[return-value]
+    return torch.compile(model, dynamic=False, backend=backend)  # type: ignore[return-value]

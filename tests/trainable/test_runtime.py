@@ -70,3 +70,25 @@ def test_prepare_input_is_augment_normalize_exactly() -> None:
     assert torch.equal(rt.prepare_input(x), normalize(x, *IMAGENET_STATS))
     with pytest.raises(ValueError, match="std > 0"):
         rt.with_norm(((0.5, 0.5, 0.5), (0.2, 0.0, 0.2)))
+
+
+def test_a_compiled_progressive_trial_compiles_once_per_size_and_mode(tmp_path: Path, monkeypatch) -> None:
+    """Progressive resizing never recompiles per epoch: one graph per (size, train/eval), padded last batches included."""
+    import torch._dynamo
+    from torch._dynamo.testing import CompileCounter
+
+    from trainable import runtime
+    from trainable.data import ensure_embedded
+    from trainable.train import run_trial
+
+    torch._dynamo.reset()
+    counter = CompileCounter()  # dynamo's own count of compiled frames, with an eager backend (no C++ build)
+    monkeypatch.setattr(runtime, "compile_model", lambda model: compile_model(model, backend=counter))
+    root = ensure_embedded(tmp_path, seed=0, train_per_class=3, valid_per_class=3)  # 30 train, 30 valid
+    cfg = TrialConfig.from_dict(dict(data=str(root), data_dir=str(tmp_path), presize=32, batch_size=8, threads=1,
+                                     schedule="24x2,32x2:cont", compile=True, tta_n=1, device="cpu"))
+    result = run_trial(cfg)
+    assert [m["size"] for m in result.history] == [24, 24, 32, 32]
+    # train and eval at 24 px, train and eval at 32 px (the final pass and TTA reuse the eval graph at 32)
+    assert counter.frame_count == 4, counter.frame_count
+    torch._dynamo.reset()
