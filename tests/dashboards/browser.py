@@ -3,7 +3,8 @@
 JavaScript errors are read from the page itself: the dashboard installs ``window.onerror`` (and an
 ``unhandledrejection`` listener) before plotly.js, writing every error into
 ``<html data-js-errors>``, which ``--dump-dom`` returns with the rest of the DOM. Network access
-is cut (an unreachable proxy), so a page that needed anything from the internet would not draw.
+beyond this machine is cut (an unreachable proxy; loopback is never proxied), so a page that needed
+anything from the internet would not draw.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--mute-audio",
                "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}",
-               "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>", *args]
+               "--proxy-server=http://127.0.0.1:9", *args]  # nothing beyond this machine (loopback bypasses proxies)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
