@@ -57,6 +57,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,7 @@ import numpy as np
 from PIL import Image
 
 from trainable.data.atomic import build_once
+from trainable.data.decode import run_chunks, worker_pool
 from trainable.data.errors import DataError
 
 __all__ = [
@@ -89,6 +91,7 @@ OBJECT_COLOUR = ((0.30, 0.62), (0.22, 0.52), (0.12, 0.40))  # per-channel range 
 TEXTURE_CONTRAST = 0.5  # the stripes: colour x (1 + TEXTURE_CONTRAST sin): zero-mean, and never clipped
 PIXEL_NOISE = 0.02  # std of the per-pixel Gaussian noise
 JPEG_QUALITY = 92
+_IN_PROCESS_BELOW_PIXELS = 50_000_000  # smaller sets are drawn in this process (the default one: 25 M px)
 
 
 @dataclass(frozen=True)
@@ -195,15 +198,19 @@ def render_image(spec: ImageSpec, seed: int) -> np.ndarray:
     # Drawn planar (3, H, W) so that every per-channel operation is contiguous.
     img = np.empty((3, h, w), np.float32)
     background = np.asarray(BACKGROUND) + rng.normal(0, 0.03, 3)
-    # Clutter under the object: soft colour blobs (separable Gaussians, summed by one matmul per
-    # channel), then thin lines.
+    # Clutter under the object: soft colour blobs (separable Gaussians: one outer product each, not
+    # a BLAS matmul, whose threads crawl on a busy machine and whose sums may differ between
+    # machines), then thin lines.
     k = int(rng.integers(3, 7))
     sigma = rng.uniform(0.08, 0.3, k) * short
-    gx = np.exp(-((np.arange(w) + 0.5)[:, None] - rng.uniform(0, w, k)) ** 2 / (2 * sigma**2))
-    gy = np.exp(-((np.arange(h) + 0.5)[:, None] - rng.uniform(0, h, k)) ** 2 / (2 * sigma**2))
-    amp = rng.normal(0, 0.07, (k, 3))
-    for c in range(3):
-        img[c] = (gy * amp[:, c]) @ gx.T + background[c]
+    gx = np.exp(-((np.arange(w) + 0.5)[:, None] - rng.uniform(0, w, k)) ** 2 / (2 * sigma**2)).astype(np.float32)
+    gy = np.exp(-((np.arange(h) + 0.5)[:, None] - rng.uniform(0, h, k)) ** 2 / (2 * sigma**2)).astype(np.float32)
+    amp = rng.normal(0, 0.07, (k, 3)).astype(np.float32)
+    img[:] = np.asarray(background, np.float32)[:, None, None]
+    for j in range(k):
+        blob = np.multiply.outer(gy[:, j], gx[:, j])
+        for c in range(3):
+            img[c] += amp[j, c] * blob
     line_scale = short / 112  # lines as thick relative to the image in every variant
     for _ in range(int(rng.integers(1, 4))):
         p0, p1 = rng.uniform((0, 0), (w, h)), rng.uniform((0, 0), (w, h))
@@ -304,12 +311,22 @@ def _noisy_labels(labels: np.ndarray, seed: int) -> dict[int, np.ndarray]:
     return out
 
 
+def _render_chunk(chunk: list[ImageSpec], root: Path, seed: int) -> dict:
+    for spec in chunk:
+        Image.fromarray(render_image(spec, seed)).save(root / spec.path, quality=JPEG_QUALITY)
+    return {}
+
+
 def _write(root: Path, seed: int, specs: list[ImageSpec]) -> None:
     for name in CLASSES:
         (root / "train" / name).mkdir(parents=True)
         (root / "val" / name).mkdir(parents=True)
-    for spec in specs:
-        Image.fromarray(render_image(spec, seed)).save(root / spec.path, quality=JPEG_QUALITY)
+    # Every image depends on (seed, its spec) alone, so worker processes draw the same bytes.
+    pixels = sum(s.width * s.height for s in specs)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = 1 if pixels < _IN_PROCESS_BELOW_PIXELS else cores
+    with worker_pool(workers) as pool:
+        run_chunks(pool, _render_chunk, specs, (root, seed), workers, False, "drawing the embedded set")
     train = [s for s in specs if not s.is_valid]
     noisy = _noisy_labels(np.array([s.label for s in train], np.int64), seed)
     with open(root / "noisy_imagenette.csv", "w", newline="") as f:

@@ -180,3 +180,14 @@ def test_stripes_need_the_full_size(tmp_path: Path, variant: str, presize: int, 
     period = VARIANTS[variant].texture_period * presize  # px at presize: between the two sizes' Nyquist periods
     assert 2 * presize / full < period * 1.6 and period < 2 * presize / small * 1.2, period
     assert math.isclose(VARIANTS["embedded"].texture_period * 72, VARIANTS["embedded-large"].texture_period * 288)
+
+
+def test_worker_processes_draw_the_same_bytes(small_embedded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large sets are drawn by one process per core; each image depends on the seed and its spec alone."""
+    import trainable.data.synthetic as synthetic
+
+    monkeypatch.setattr(synthetic, "_IN_PROCESS_BELOW_PIXELS", 0)
+    forked = ensure_embedded(tmp_path, seed=7, train_per_class=6, valid_per_class=2)
+    files = sorted(p.relative_to(small_embedded) for p in small_embedded.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(forked) for p in forked.rglob("*") if p.is_file())
+    assert all((small_embedded / f).read_bytes() == (forked / f).read_bytes() for f in files)
