@@ -194,8 +194,12 @@ def _busy_from_mlflow(folder: Path, metric: str, wall: tuple[float, float]) -> d
     start, end = int(wall[0]), int(wall[1])
     seconds = max(end - start, 1)
     busy = sum(v for s, v in bins.items() if start <= s <= end) / seconds
-    return {"trial_runs": len(trials), "runs_with_samples": len(per_run), "samples": sum(1 for _ in bins),
+    # the same over the span that had trials sampling (the study's start-up and closing left out)
+    span = max(max(bins) - min(bins) + 1, 1) if bins else 1
+    busy_span = sum(bins.values()) / span
+    return {"trial_runs": len(trials), "runs_with_samples": len(per_run), "sampled_seconds": len(bins),
             "busy_fraction": round(busy, 3) if per_run else None,
+            "busy_fraction_while_trials_ran": round(busy_span, 3) if per_run else None,
             "mean_per_run": round(statistics.fmean(per_run), 3) if per_run else None}
 
 

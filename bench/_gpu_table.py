@@ -72,7 +72,8 @@ def table(result: dict[str, Any]) -> str:
     for st in d.get("studies", []):
         row(f"study, {st.get('share')} GPU per trial: busy fraction ({st.get('metric', '')})",
             _n(st.get("busy_fraction"), 2),
-            f"bench's own NVML sampling: {_n(st.get('busy_nvml_bench'), 2)}", "", "")
+            f"while trials ran: {_n(st.get('busy_fraction_while_trials_ran'), 2)}; "
+            f"the bench's own NVML sampling: {_n(st.get('busy_nvml_bench'), 2)}", "", "")
     sw = d.get("switches", {})
     for name, v in sw.items():
         if isinstance(v, dict):
