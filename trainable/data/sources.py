@@ -37,6 +37,7 @@ from trainable.data.synthetic import VARIANTS, ensure_embedded
 
 __all__ = [
     "ARCHIVES", "DEFAULT_MIRROR", "Archive", "default_data_dir", "download_archive", "prepare", "resolve_source",
+    "source_names",
 ]
 
 DEFAULT_MIRROR = "https://s3.amazonaws.com/fast-ai-imageclas/"
@@ -76,6 +77,11 @@ def default_data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "xresnet-study"
 
 
+def source_names(archives: Mapping[str, Archive] | None = None) -> list[str]:
+    """The names ``data`` may give instead of a folder: the embedded variants, then the archives."""
+    return [*VARIANTS, *(ARCHIVES if archives is None else archives)]
+
+
 def check_source(name_or_path: str, *, archives: Mapping[str, Archive] | None = None) -> None:
     """Fail fast (no download, no decoding) if ``name_or_path`` can never resolve."""
     archives = ARCHIVES if archives is None else archives
@@ -83,7 +89,7 @@ def check_source(name_or_path: str, *, archives: Mapping[str, Archive] | None = 
         return
     raise DataError(
         f"data source {name_or_path!r} is neither a known name nor an existing folder; use one of "
-        f"{[*VARIANTS, *archives]}, or a folder path with train/<class>/ and val/<class>/ sub-folders"
+        f"{source_names(archives)}, or a folder path with train/<class>/ and val/<class>/ sub-folders"
     )
 
 

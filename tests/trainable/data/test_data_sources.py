@@ -172,6 +172,7 @@ def test_paths_names_and_unknown_sources(make_folder, tmp_path: Path, monkeypatc
     monkeypatch.setattr(sources, "ensure_embedded", lambda data_dir, variant: calls.append((data_dir, variant)) or data_dir / "e")
     assert resolve_source("embedded", tmp_path) == tmp_path / "e" and calls == [(tmp_path, "embedded")]
     assert resolve_source("embedded-large", tmp_path) == tmp_path / "e" and calls[1] == (tmp_path, "embedded-large")
+    assert sources.source_names()[:3] == ["embedded", "embedded-large", "imagenette"]
     unknown = r"'imagenet' is neither .*'embedded', 'embedded-large', 'imagenette'.*train/<class>/ and val/<class>/"
     with pytest.raises(DataError, match=unknown):
         resolve_source("imagenet", tmp_path)
