@@ -33,7 +33,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -42,17 +41,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from _gpu_step import card_name, flops_per_image, matmul_tflops, step_rate  # noqa: E402
 from _gpu_table import table  # noqa: E402
-
-from trainable.models import build_model  # noqa: E402
-from trainable.optim import build_optimizer, set_hparams  # noqa: E402
-from trainable.runtime import compile_model  # noqa: E402
 
 TABLES = [REPO / ".whl" / "noisy_imagenette.csv", REPO.parent / "shared" / "data" / "imagenette" / "noisy_imagenette.csv",
           REPO / "shared" / "data" / "imagenette" / "noisy_imagenette.csv"]
@@ -84,89 +79,6 @@ class Clock:
         self.skipped.append(f"{what}: needs about {need_s:.0f} s, {self.left():.0f} s left")
         print(f"-- skipped {what} (needs ~{need_s:.0f} s, {self.left():.0f} s left)", flush=True)
         return False
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def card_name(device: torch.device, smoke: bool) -> str:
-    if device.type != "cuda":
-        return "cpu-smoke" if smoke else "cpu"
-    return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(device).lower()).strip("-").replace("nvidia-", "")
-
-
-def matmul_tflops(device: torch.device, smoke: bool) -> float:
-    """The chip's measured dense matrix rate: bf16 8192^3 on CUDA (fp32 512^3 on a CPU smoke run)."""
-    n, dtype = (512, torch.float32) if device.type != "cuda" else (8192, torch.bfloat16)
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    sync(device)
-    reps = 3 if smoke else 50
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e12
-
-
-def flops_per_image(model_name: str, size: int, device: torch.device) -> float:
-    """Forward + backward FLOPs of one image (torch's FlopCounterMode: convolutions and matmuls)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model = build_model(model_name, n_out=10).to(device)
-    x = torch.randn(2, 3, size, size, device=device)
-    with FlopCounterMode(display=False) as counter:
-        model(x).sum().backward()
-    return counter.get_total_flops() / 2
-
-
-def step_rate(model_name: str, size: int, batch: int, device: torch.device, *, warmup: int, steps: int,
-              bf16: bool = True, channels_last: bool = True, fused: bool = True, cudnn_benchmark: bool = True,
-              sync_each_step: bool = False, compile: bool = False) -> dict[str, float]:
-    """Training steps/s of the model alone on random inputs already on the device."""
-    cuda = device.type == "cuda"
-    bf16 = bf16 and cuda
-    if cuda:
-        torch.backends.cudnn.benchmark = cudnn_benchmark
-    torch.manual_seed(0)
-    model = build_model(model_name, n_out=10).to(device)
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    opt = build_optimizer(model, 0.01, fused=fused or None)
-    set_hparams(opt, 1e-3, 0.9)
-    x = torch.randn(batch, 3, size, size, device=device, dtype=torch.bfloat16 if bf16 else torch.float32)
-    x = x.contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (batch,), device=device)
-    forward = compile_model(model) if compile else model
-
-    def one() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = F.cross_entropy(forward(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if sync_each_step:
-            loss.item()  # what a per-batch metric read costs: the host waits for the device
-
-    sync(device)
-    t0 = time.perf_counter()
-    one()
-    sync(device)
-    first = time.perf_counter() - t0
-    for _ in range(warmup):
-        one()
-    sync(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        one()
-    sync(device)
-    seconds = time.perf_counter() - t0
-    if cuda:
-        torch.backends.cudnn.benchmark = True
-    return {"images_per_s": round(steps * batch / seconds, 1), "first_step_s": round(first, 3)}
 
 
 # ----------------------------------------------------------------------------------------------
