@@ -55,6 +55,9 @@ _NOT_SEARCHABLE = {
     "compile": "it changes speed, not what is learned; set it in [base]",
     "bf16": "it is a runtime setting; set it in [base]",
     "channels_last": "it changes speed, not what is learned; set it in [base]",
+    "fused_adamw": "it changes speed, not what is learned; set it in [base]",
+    "cudnn_benchmark": "it changes speed, not what is learned; set it in [base]",
+    "data_on_device": "it changes speed, not what is learned; set it in [base]",
 }
 _PARAM_KEYS = ("float", "int", "choice", "log", "step", "when")
 _MAX_CHOICES = 1000
