@@ -88,4 +88,6 @@ def answer_figures(info: AnswerInfo) -> list[Any]:
             x=[100 * v for c in info.confirmed for v in c.values], y=[c.label for c in info.confirmed for _ in c.values],
             mode="markers", name="each fresh seed", marker={"size": 7, "color": "rgba(38,70,83,0.45)", "symbol": "circle-open"}))
     return [figure(data, xaxis={"title": "accuracy (%)", "ticksuffix": "%"}, yaxis={"automargin": True, "type": "category"},
-                   height=max(220, 90 + 60 * len(labels)), title={"text": "search score against fresh seeds", "font": {"size": 13}})]
+                   height=max(220, 90 + 60 * len(labels)),
+                   title={"text": "search score against fresh seeds" if info.confirmed else "search scores (no confirmation runs)",
+                          "font": {"size": 13}})]

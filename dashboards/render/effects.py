@@ -14,8 +14,8 @@ __all__ = ["effects_figures", "effects_note"]
 
 TITLE = "Technique effects"
 HOW = ("Each dot is a finished search trial, the line the mean per level (or per fifth of a number's range); hollow "
-       "markers are pruned trials at the epoch they were stopped. The grey band reaches 2σ of seed noise below the best "
-       "level: a level whose mean lies inside it is not told apart from the best.")
+       "markers are trials stopped early (pruned, or by the budget) at their last epoch. The grey band reaches 2σ of seed "
+       "noise below the best level: a level whose mean lies inside it is not told apart from the best.")
 COLS = 3
 
 
@@ -64,7 +64,8 @@ def effects_figures(info: EffectsInfo) -> list[Any]:
             row=r, col=c)
         if e.pruned:
             fig.add_trace(go.Scatter(
-                x=xs(e.pruned), y=[100 * p.objective for p in e.pruned], mode="markers", name="pruned (at its rung)",
+                x=xs(e.pruned), y=[100 * p.objective for p in e.pruned], mode="markers",
+                name="stopped early (pruned or by the budget), at its last epoch",
                 legendgroup="pruned", showlegend=first or not any(x.pruned for x in effects[:i]),
                 marker={"color": OUTCOME_COLOURS["pruned"], "size": 8, "symbol": "circle-open", "line": {"width": 2}},
                 text=[f"{p.name}<br>stopped after epoch {p.epochs}<br>{e.param} = {value(p.x)}" for p in e.pruned],
