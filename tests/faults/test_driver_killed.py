@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from study.common.folder import tracking_uri_of
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
@@ -120,7 +121,7 @@ def _check_records(study: Path, name: str, interrupted: set[str], first_session_
     lost = [t for t in ot.trials if t.state.name == "FAIL"]
 
     # MLflow: one parent run (the same one), one run per trial, each epoch step once, nothing RUNNING.
-    client = MlflowClient(record["tracking_uri"])
+    client = MlflowClient(tracking_uri_of(study, record))  # the study folder's own store
     exp = client.get_experiment_by_name(name)
     runs = client.search_runs([exp.experiment_id], max_results=1000)
     parents = [r for r in runs if r.data.tags.get("xs.kind") == "parent"]
