@@ -39,7 +39,8 @@ The planted mechanisms:
   first layer sees inputs far from the zero-mean, unit-variance range its initialization assumes.
   ``imagenet`` statistics only partly fix this; the training set's (``dataset``) do.
 * **Label noise** (label smoothing, mixup): the label table's noisy columns flip 1/5/25/50 % of
-  the train labels (``label_noise``).
+  the train labels (``label_noise``). Without it, and at the demo's 4 epochs (the network
+  underfits), mixup and label smoothing change nothing (bench/technique_effects.py: +-0.005).
 * **Colour is no shortcut**: every class draws its colour from the same distribution.
 * **Sizes and aspect ratios like photos'**: aspect ratios 4:3 (40 %), 3:4 (20 %), 1:1 (10 %),
   16:9 (20 %), 9:16 (10 %), more wide ones than Imagenette so that crops matter.
