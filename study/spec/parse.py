@@ -375,7 +375,7 @@ def _parse_early_stopping(ctx: FileContext, raw: dict[str, Any]) -> EarlyStoppin
 
 
 def _data_names() -> set[str]:
-    """The names a trial's ``data`` may give instead of a folder: the embedded set and the archives."""
-    from trainable.data.sources import ARCHIVES  # only here: it imports numpy and PIL
+    """The names a trial's ``data`` may give instead of a folder: the embedded variants and the archives."""
+    from trainable.data.sources import source_names  # only here: it imports numpy and PIL
 
-    return {"embedded", *ARCHIVES}
+    return set(source_names())

@@ -47,15 +47,17 @@ def test_default_spec_has_the_chapter():
     assert isinstance(spec, StudySpec)
     assert spec.name == "chapter7" and spec.seed == 0
     assert [p.name for p in spec.params] == DEFAULT_PARAMS  # file order is already dependency order
-    assert spec.budget.time_s == 420.0  # the README demo: 7 minutes
-    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.35, 1, 2)
+    # the README demo (issue 12): 10 minutes, 3 fresh seeds for the best and the baseline, an ablation phase
+    assert spec.budget.time_s == 600.0
+    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.3, 1, 3)
+    assert spec.budget.ablation_share == 0.3 and spec.level == 0.95
     assert [(o.metric, o.direction) for o in spec.objectives] == [("accuracy", "maximize")]
     assert spec.early_stopping.scheduler == "asha" and spec.early_stopping.time_attr == "epoch"
     # the preset is expanded into base, typed
-    assert spec.base["data"] == "embedded" and spec.base["model"] == "xresnet18" and spec.base["epochs"] == 3
+    assert spec.base["data"] == "embedded" and spec.base["model"] == "xresnet18" and spec.base["epochs"] == 4
     overridden = ("epochs", "presize", "size", "batch_size")  # set in default_space.toml over the preset
     assert spec.base.items() >= {k: v for k, v in PRESETS["cpu-baseline"].items() if k not in overridden}.items()
-    assert (spec.base["presize"], spec.base["size"], spec.base["batch_size"]) == (64, 32, 32)
+    assert (spec.base["presize"], spec.base["size"], spec.base["batch_size"]) == (72, 48, 32)
     assert spec.source.endswith("default_space.toml")
     assert Path(spec.source).is_file()
     tta_beta = spec.param("tta_beta")
@@ -198,7 +200,7 @@ def test_apply_overrides():
     new = apply_overrides(spec, time_budget="2h", max_trials=40, seed=5, name="ch7-gpu", confirm_top=2, confirm_seeds=4)
     assert (new.budget.time_s, new.budget.max_trials, new.seed, new.name) == (7200.0, 40, 5, "ch7-gpu")
     assert (new.budget.confirm_top, new.budget.confirm_seeds) == (2, 4)
-    assert spec.budget.time_s == 420.0  # the README demo: 7 minutes and spec.name == "chapter7"  # the original is untouched
+    assert spec.budget.time_s == 600.0 and spec.name == "chapter7"  # the original (the 10-minute demo) is untouched
     assert apply_overrides(spec) == spec
     assert to_trial_config(new, {}).seed == 5
 

@@ -15,7 +15,7 @@ def test_describe_one_line_per_param():
     lines = text.splitlines()
     for name in DEFAULT_PARAMS:
         assert sum(line.split()[0] == name for line in lines if line.startswith("    ")) == 1
-    assert "7m" in text and "maximize accuracy" in text and "when mixup = true" in text
+    assert "10m" in text and "maximize accuracy" in text and "when mixup = true" in text
 
 
 
@@ -26,10 +26,11 @@ def test_to_trial_config_translates_virtual_params():
     on = to_trial_config(spec, {"mixup": True, "progressive": True, "resize_start_scale": 0.5, "resize_frac": 0.5,
                                 "resize_mode": "cont", "size": 64, "lr": 0.004}, seed=7)
     assert on.mixup_alpha == 0.4  # no mixup_alpha sampled: fastai's default
-    # 3 base epochs, frac 0.5 -> round half up -> 2 at 32 px, 1 at 64 px
-    assert on.schedule == "32x2@0.004,64x1:cont" and on.seed == 7 and on.lr == 0.004
+    # 4 base epochs (the demo's, issue 12), frac 0.5 -> 2 at 32 px, 2 at 64 px
+    assert on.schedule == "32x2@0.004,64x2:cont" and on.seed == 7 and on.lr == 0.004
     # progressive on with the resize parameters left out uses their defaults (scale 0.5, frac 0.5, fine_tune)
-    assert to_trial_config(spec, {"progressive": True}).schedule == "16x2@0.003,32x0@0.001:fine_tune"
+    # at the demo's 48 px and 4 epochs: 2 epochs at 24 px, then fine_tune's 1 + 1 at 48 px
+    assert to_trial_config(spec, {"progressive": True}).schedule == "24x2@0.003,48x1@0.001:fine_tune"
     # resize parameters alone imply progressive resizing
     assert to_trial_config(spec, {"resize_mode": "cont"}).schedule == "16x2@0.003,32x1:cont"
 
