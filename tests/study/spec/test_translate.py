@@ -32,7 +32,7 @@ def test_to_trial_config_translates_virtual_params():
     # at the demo's 48 px and 4 epochs: 2 epochs at 24 px, then fine_tune's 1 + 1 at 48 px
     assert to_trial_config(spec, {"progressive": True}).schedule == "24x2@0.003,48x1@0.001:fine_tune"
     # resize parameters alone imply progressive resizing
-    assert to_trial_config(spec, {"resize_mode": "cont"}).schedule == "16x2@0.003,32x1:cont"
+    assert to_trial_config(spec, {"resize_mode": "cont"}).schedule == "24x2@0.003,48x2:cont"  # cont: 2 + 2 epochs
 
 
 @pytest.mark.parametrize("params,needle", [
