@@ -113,7 +113,8 @@ def main() -> None:
         cache = build_cache(scan_folder(root), presize, tmp / "cache", progress=False)
         build_s = time.perf_counter() - t0
         rate = pipeline_rate(cache, size, batch, 4 if quick else 60, device)
-        model_rate = next(r["images_per_s"] for r in report["train_step"] if r["size"] == size and r["model"] == ("xresnet18" if quick else "xresnet50"))
+        model = "xresnet18" if quick else "xresnet50"
+        model_rate = next(r["images_per_s"] for r in report["train_step"] if r["size"] == size and r["model"] == model)
         row = {"size": size, "presize": presize, "cache_build_s": round(build_s, 2), "images_per_s": round(rate, 1),
                "vs_train_step": round(rate / model_rate, 2)}
         report["pipeline"].append(row)
@@ -129,7 +130,10 @@ def main() -> None:
         normalize="dataset", mixup_alpha=0.4, label_smoothing=0.1, tta_n=2, device=args.device,
     ))
     t0 = time.perf_counter()
-    result = run_trial(cfg, on_epoch=lambda m, c: print("epoch", json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}), flush=True))
+    def show(m: dict, c: object) -> None:
+        print("epoch", json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()}), flush=True)
+
+    result = run_trial(cfg, on_epoch=show)
     trial = {k: v for k, v in result.to_dict().items() if k not in ("history", "confusion", "config", "classes")}
     trial["wall_s"] = round(time.perf_counter() - t0, 1)
     trial["schedule"] = cfg.schedule

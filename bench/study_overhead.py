@@ -38,6 +38,7 @@ from typing import Any
 
 from study.testing.faults import TRAINABLE_ENV
 from study.testing.stand_in import WORK_S
+
 CASES = {  # name -> (MLflow on, scheduler)
     "mlflow-none": (True, "none"),
     "nomlflow-none": (False, "none"),

@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With no arguments: a demo study on the embedded data set, on CPU when there is no GPU.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    la.add_argument("--space", metavar="FILE", help="study file (TOML) with base config, search space, budget, objectives; default: the built-in chapter-7 space")
+    la.add_argument("--space", metavar="FILE",
+                    help="study file (TOML) with base config, search space, budget, objectives; default: the built-in chapter-7 space")
     la.add_argument("--name", help="study name (MLflow experiment, Optuna study, folder); default from the study file, time-stamped")
     la.add_argument("--seed", type=int, help="study seed (sampler and trials)")
     la.add_argument("--time-budget", metavar="DURATION", help="wall clock for the whole study, e.g. 90s, 10m, 2h, 1h30m")

@@ -10,14 +10,26 @@ retry), :mod:`~study.tracking.push` (a run made to match its record),
 and :mod:`~study.tracking.artifacts`. mlflow itself is imported only when a call is made.
 """
 
-from study.tracking.parent import (close_leftover_runs, finish_parent_run, open_parent_run, set_run_outcome,
-                                   start_parent_run)
+from study.tracking.parent import close_leftover_runs, finish_parent_run, open_parent_run, set_run_outcome, start_parent_run
 from study.tracking.push import PushCounts, create_trial_run, find_trial_runs, push_trial
 from study.tracking.records import TrialRecord, TrialState, read_record, read_records, record_end, records_dir, trial_key
 from study.tracking.runs import TrialRun
-from study.tracking.store import (PARENT, TAG_CONFIRMS, TAG_ERROR, TAG_KIND, TAG_OUTCOME, TAG_STUDY, TAG_TRIAL_KEY,
-                                  TrackingInfo, check_tracking, client, close_run, default_tracking_uri, quick_http,
-                                  relocate_folder_store)
+from study.tracking.store import (
+                                   PARENT,
+                                   TAG_CONFIRMS,
+                                   TAG_ERROR,
+                                   TAG_KIND,
+                                   TAG_OUTCOME,
+                                   TAG_STUDY,
+                                   TAG_TRIAL_KEY,
+                                   TrackingInfo,
+                                   check_tracking,
+                                   client,
+                                   close_run,
+                                   default_tracking_uri,
+                                   quick_http,
+                                   relocate_folder_store,
+)
 from study.tracking.sync import SyncReport, sync_study
 
 __all__ = [

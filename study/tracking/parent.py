@@ -6,8 +6,20 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from study.tracking.secrets import scrub
-from study.tracking.store import (PARENT, TAG_KIND, TAG_OUTCOME, TAG_STUDY, TRIAL_HTTP, TrackingInfo, _log_params,
-                                  _param_value, client, close_run, log_artifacts, quick_http)
+from study.tracking.store import (
+    PARENT,
+    TAG_KIND,
+    TAG_OUTCOME,
+    TAG_STUDY,
+    TRIAL_HTTP,
+    TrackingInfo,
+    _log_params,
+    _param_value,
+    client,
+    close_run,
+    log_artifacts,
+    quick_http,
+)
 
 __all__ = ["close_leftover_runs", "finish_parent_run", "open_parent_run", "set_run_outcome", "start_parent_run"]
 

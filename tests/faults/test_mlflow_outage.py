@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from study.cli import main
+from study.tracking import PARENT, TAG_KIND, TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, set_run_outcome, start_parent_run
 from study.tracking.records import read_records, records_dir
 from study.tracking.sync import sync_study
-from study.tracking import PARENT, TAG_KIND, TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, set_run_outcome, start_parent_run
 from tests.study.helpers import MlflowServer, free_port, write_study
 
 pytestmark = pytest.mark.slow

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from study.analysis.confirm import top_configs
-from study.tune.monitor import TrialOutcome
 from study.driver.search import pareto_front
+from study.tune.monitor import TrialOutcome
 from study.tune.trainable import OBJECTIVE_KEY
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from study.driver.launch import LaunchOptions, launch
 from study.testing.faults import TRAINABLE_ENV
 from study.testing.stand_in import LONG_WORK_S
-from study.driver.launch import LaunchOptions, launch
 from study.tracking import TAG_KIND, TAG_OUTCOME
 from tests.study.helpers import write_study
 

@@ -12,9 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+from study.tracking import TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 from study.tracking.records import read_record, records_dir
 from study.tracking.sender import SENDER
-from study.tracking import TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 
 
 def _log_a_trial(run: TrialRun) -> None:

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from study.common.folder import FORMAT
+from study.tracking import TAG_TRIAL_KEY, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 from study.tracking.records import record_end, records_dir
 from study.tracking.secrets import scrub
 from study.tracking.sync import sync_study
-from study.tracking import TAG_TRIAL_KEY, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 
 TOKEN = "mlflow-token-5e3f1b2a"
 CUSTOM = "s3cr3t-value-of-my-api"
@@ -42,7 +42,8 @@ def test_no_secret_reaches_mlflow_or_the_records(tmp_path: Path, monkeypatch) ->
     run.log_final({"accuracy": 0.5}, {"config.json": {"data": leaky}, "epochs.csv": f"epoch,data\n0,{leaky}\n"})
     run.end("FINISHED", "finished")
     record_end(study_dir, "L/t", "FAILED", "failed", f"Traceback ... open({leaky!r})")
-    (study_dir / "study.json").write_text(json.dumps({"format": FORMAT, "name": "leaky", "launch_id": "L", "tracking_uri": uri, "parent_run_id": parent}))
+    (study_dir / "study.json").write_text(json.dumps({"format": FORMAT, "name": "leaky", "launch_id": "L", "tracking_uri": uri,
+                                                      "parent_run_id": parent}))
     assert sync_study(study_dir, say=lambda _: None).complete
 
     client = MlflowClient(uri)

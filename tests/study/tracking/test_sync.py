@@ -8,13 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from study.common.folder import FORMAT
 from study.cli import main
 from study.common.errors import UsageError
+from study.common.folder import FORMAT
+from study.tracking import (
+    PARENT,
+    TAG_KIND,
+    TAG_OUTCOME,
+    TAG_STUDY,
+    TAG_TRIAL_KEY,
+    TrialRun,
+    check_tracking,
+    default_tracking_uri,
+    start_parent_run,
+)
 from study.tracking.records import record_end, records_dir
 from study.tracking.sync import sync_study
-from study.tracking import (PARENT, TAG_KIND, TAG_OUTCOME, TAG_STUDY, TAG_TRIAL_KEY, TrialRun, check_tracking,
-                            default_tracking_uri, start_parent_run)
 
 EPOCHS = [{"epoch": e, "accuracy": 0.2 * (e + 1), "train_loss": 2.0 - 0.5 * e, "lr": 1e-3} for e in range(3)]
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from study.tracking import TAG_OUTCOME, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 from study.tune.monitor import StudyMonitor
 from study.tune.searcher import SEED_KEY
-from study.tracking import TAG_OUTCOME, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
 
 

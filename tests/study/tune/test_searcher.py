@@ -8,8 +8,8 @@ import optuna
 import pytest
 from ray.tune.search import Searcher
 
-from study.tune.searcher import SpaceFunction, StudySearch
 from study.spec import spec_from_dict
+from study.tune.searcher import SpaceFunction, StudySearch
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY
 
 SPEC = spec_from_dict({
