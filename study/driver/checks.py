@@ -126,7 +126,7 @@ def check_mlflow(opts: LaunchOptions, spec: StudySpec, study_dir: Path, saved_ur
     from study.tracking import check_tracking, default_tracking_uri
 
     uri = saved_uri or opts.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(study_dir)
-    route_library_logs(study_dir, with_mlflow=True)  # before check_tracking creates the store (its INFO lines)
+    route_library_logs(study_dir, about_to_import="mlflow")  # before check_tracking creates the store (its INFO lines)
     artifacts = (study_dir / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
     try:
         return uri, check_tracking(uri, spec.name, artifact_location=artifacts)
@@ -134,14 +134,14 @@ def check_mlflow(opts: LaunchOptions, spec: StudySpec, study_dir: Path, saved_ur
         raise UsageError(f"{e}; start the server, pass another --tracking-uri, or run with --no-mlflow") from None
 
 
-def route_library_logs(study_dir: Path, *, with_mlflow: bool) -> None:
+def route_library_logs(study_dir: Path, *, about_to_import: str) -> None:
     """MLflow's, Ray's and Optuna's own log lines go to ``study.log`` in the study folder, not the
-    terminal. Each library installs its terminal handler when it is first imported, so it is
-    imported here first (it is about to be: Ray to start, MLflow to check the store)."""
+    terminal. Each library installs its terminal handler when it is first imported, so the one about
+    to be used (``"mlflow"`` to check the store, ``"ray"`` to start) is imported here first; Ray only
+    after :func:`study.driver.cluster.prepare_ray` (its auth mode is read at import)."""
+    import importlib
+
     from study.common import logs
 
-    if with_mlflow:
-        import mlflow  # noqa: F401
-    import ray  # noqa: F401
-
+    importlib.import_module(about_to_import)
     logs.route_library_logs(study_dir / "study.log")

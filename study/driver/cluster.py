@@ -11,7 +11,7 @@ from typing import Any
 
 from study.common.errors import UsageError
 
-__all__ = ["ClusterRequest", "check_reachable", "init_ray", "quiet_ray", "resources"]
+__all__ = ["ClusterRequest", "check_reachable", "init_ray", "prepare_ray", "quiet_ray", "resources"]
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,23 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
                          f"(`ray start --head --port {port}`) or fix the address") from None
 
 
-def init_ray(opts: ClusterRequest) -> bool:
-    """Start or join Ray; returns True if this call started it (and must shut it down)."""
+def prepare_ray(opts: ClusterRequest) -> None:
+    """Before ``ray`` is first imported: fail fast on an address nothing answers at, and choose the
+    token mode for a cluster that needs it.
+
+    Clusters started with `ray start` (Ray >= 2.59) require the auth token, which the client sends
+    only in token mode (read when ray is imported): use it when this machine has one, unless the
+    user chose a mode.
+    """
     if opts.address:
-        # Clusters started with `ray start` (Ray >= 2.59) require the auth token, which the client
-        # sends only in token mode (read when ray is imported): use it when this machine has one,
-        # unless the user chose a mode.
         check_reachable(opts.address)
         if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or (Path.home() / ".ray" / "auth_token").exists():
             os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
+def init_ray(opts: ClusterRequest) -> bool:
+    """Start or join Ray (after :func:`prepare_ray`); returns True if this call started it (and must shut it down)."""
+    prepare_ray(opts)
     import ray
 
     if ray.is_initialized():

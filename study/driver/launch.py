@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from study.common.errors import UsageError
 from study.driver import checks
-from study.driver.cluster import init_ray, quiet_ray, resources
+from study.driver.cluster import init_ray, prepare_ray, quiet_ray, resources
 from study.driver.options import LaunchOptions
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ def launch(opts: LaunchOptions) -> dict[str, Any]:
     checks.check_space(spec, study_dir, opts)
     uri, experiment_id = checks.check_mlflow(opts, spec, study_dir, None)
     launch_id = uuid.uuid4().hex[:12]
-    checks.route_library_logs(study_dir, with_mlflow=False)
+    prepare_ray(opts.cluster())  # before ray's first import: its auth mode is read then
+    checks.route_library_logs(study_dir, about_to_import="ray")
     started_ray = init_ray(opts.cluster())  # a cluster that cannot be joined is a usage error: nothing recorded yet
     from study.driver.state import save_new_study
 
@@ -147,7 +148,8 @@ def resume(name: str | None, *, root: str = "studies", address: str | None = Non
         from study.tracking import relocate_folder_store
 
         relocate_folder_store(study_dir, spec.name)  # a moved folder: its artifacts are where it is now
-    checks.route_library_logs(study_dir, with_mlflow=False)
+    prepare_ray(opts.cluster())  # before ray's first import: its auth mode is read then
+    checks.route_library_logs(study_dir, about_to_import="ray")
     started_ray = init_ray(opts.cluster())
     update_record(study_dir, sessions=int(record.get("sessions", 1)) + 1)
     return _run(spec, opts, study_dir, record["launch_id"], uri, experiment_id, clock, parent_run_id=record.get("parent_run_id"),
