@@ -19,7 +19,7 @@ __all__ = ["ConfigError", "TrialConfig", "MODEL_NAMES", "NORMALIZE_CHOICES", "LA
 
 MODEL_NAMES = ("xresnet18", "xresnet34", "xresnet50", "xresnet101")
 NORMALIZE_CHOICES = ("none", "imagenet", "dataset")
-LABEL_NOISE_CHOICES = (0, 1, 5, 25, 50)
+LABEL_NOISE_CHOICES = (0, 1, 5, 25, 50)  # %, the noisy_labels_* columns of Imagenette's label table
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 TRISTATE = ("auto", "on", "off")
 

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from trainable.config import LABEL_NOISE_CHOICES
 from trainable.data.errors import DataError
 
 __all__ = ["IMAGE_EXTENSIONS", "LABEL_NOISE_LEVELS", "DatasetIndex", "scan_folder"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})  # compared lower-cased
-LABEL_NOISE_LEVELS = (0, 1, 5, 25, 50)  # %, the noisy_labels_* columns of Imagenette's table
+LABEL_NOISE_LEVELS = LABEL_NOISE_CHOICES  # %, the noisy_labels_* columns of Imagenette's table (kept once, in config)
 _TABLES = ("noisy_imagenette.csv", "noisy_imagewoof.csv")  # preferred; then any noisy_*.csv
 _LAYOUT_HINT = "a data folder needs train/<class>/<images> and val/<class>/<images> (or valid/)"
 
