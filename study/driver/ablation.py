@@ -64,7 +64,7 @@ def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any]
          "confirms": label}
         for v in planned for seed in seeds
     ]
-    end = Deadline(rt.clock, spec.budget.time_s)
+    end = Deadline(rt.clock, spec.budget.phase_end_s("ablation"))
     left = end.time() - time.time()
     restoring = can_restore(rt, "ablation")
     model = None if restoring else CostModel.from_outcomes(search.outcomes.values())

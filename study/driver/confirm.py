@@ -51,7 +51,7 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
         for s in range(n_seeds)
         for label, cfg, confirms in entries
     ]
-    end = Deadline(rt.clock, spec.budget.time_s * (1 - spec.budget.ablation_share))
+    end = Deadline(rt.clock, spec.budget.phase_end_s("confirm"))
     left = end.time() - time.time()
     restoring = can_restore(rt, "confirm")  # the interrupted phase goes on with the runs it planned
     if left < 5 and not restoring:

@@ -85,7 +85,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     spec = runtime_spec(spec, rt)
     base = to_trial_config(spec, {})
     budget = spec.budget
-    deadline = Deadline(rt.clock, budget.time_s * (1 - budget.confirm_share))
+    deadline = Deadline(rt.clock, budget.phase_end_s("search"))
     url = optuna_url(rt.study_dir)
     sqlite_wal(rt.study_dir / "optuna.db")  # only this driver writes it: WAL where the disk is local
 

@@ -130,6 +130,14 @@ class Budget:
     confirm_seeds: int = 3  # fresh seeds per re-run config
     ablation_share: float = 0.0  # fraction of time_s kept for the ablation of the winner (0 = no ablation)
 
+    def phase_end_s(self, phase: str) -> float:
+        """Seconds into the study by which ``phase`` must end: the search leaves the confirmation's and
+        the ablation's shares, the confirmation the ablation's, and the ablation ends with the budget."""
+        later = {"search": self.confirm_share + self.ablation_share, "confirm": self.ablation_share, "ablation": 0.0}
+        if phase not in later:
+            raise ValueError(f"phase must be one of {', '.join(later)}, got {phase!r}")
+        return self.time_s * (1 - later[phase])
+
 
 @dataclass(frozen=True)
 class Objective:

@@ -49,6 +49,7 @@ def describe(spec: StudySpec) -> str:
     limit = f", at most {b.max_trials} trials" if b.max_trials else ""
     confirm = (f"confirm top {b.confirm_top} x {b.confirm_seeds} seeds in {b.confirm_share:.0%} of it"
                if b.confirm_top else "no confirmation runs")
+    confirm += f"; ablation in {b.ablation_share:.0%}" if b.ablation_share else "; no ablation"
     goals = ", ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
     es = spec.early_stopping
     stop = (f"{es.scheduler} over {es.time_attr.rstrip('s')}s (grace {es.grace_period}, reduction {es.reduction_factor:g})"
