@@ -102,9 +102,9 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
     return {
         "runs": len(jobs),
         "finished": len(rows),
-        "level": spec.level,
         "configs": {s.label: {"mean": s.mean, "std": s.std, "n": s.n, "values": list(s.values),
                               "by_seed": {str(k): x for k, x in sorted(by_seed.get(s.label, {}).items())},
                               "config": config_of.get(s.label)} for s in summaries.values()},
         **(v.to_dict() if v else {"verdict": None, "beats_baseline": None}),
+        "level": spec.level,  # the study's, also when no test was made (the baseline was best)
     }
