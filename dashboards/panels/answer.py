@@ -116,7 +116,16 @@ def answer_info(tables: StudyTables) -> AnswerInfo:
         note = "no confirmation run has finished" + ("" if tables.meta.phase == "done" else " yet")
     if tables.summary is None:
         note = (note + "; " if note else "") + f"the study has no summary yet (phase {tables.meta.phase!r}): numbers so far"
-    ci = (_num(conf.get("ci_low")), _num(conf.get("ci_high"))) if conf else (None, None)
+    # The summary's test is of the confirmation's best mean; when that is not the search's pick (the
+    # baseline's mean was higher, say), this panel's numbers are the search's pick against the baseline.
+    same = conf is not None and conf.get("best") in (None, best_name)
+    base_c = next((c for c in confirmed if c.label == "baseline"), None)
+    own_diff = own_noise = None
+    if mine is not None and base_c is not None:
+        own_diff = mine.mean - base_c.mean
+        if mine.n >= 2 and base_c.n >= 2 and mine.std is not None and base_c.std is not None:
+            own_noise = (mine.std**2 / mine.n + base_c.std**2 / base_c.n) ** 0.5
+    ci = (_num(conf.get("ci_low")), _num(conf.get("ci_high"))) if conf and same else (None, None)
     return AnswerInfo(
         best_name=best_name,
         best_objective=best_obj,
@@ -124,11 +133,13 @@ def answer_info(tables: StudyTables) -> AnswerInfo:
         baseline_name=base_name,
         baseline_objective=base_obj,
         confirmed=tuple(confirmed),
-        difference=_num(conf.get("difference")) if conf and _num(conf.get("difference")) is not None else (v.difference if v else None),
-        noise=_num(conf.get("noise")) if conf and _num(conf.get("noise")) is not None else (v.noise if v else None),
+        difference=(own_diff if own_diff is not None and not same else
+                    _num(conf.get("difference")) if conf and _num(conf.get("difference")) is not None else (v.difference if v else None)),
+        noise=(own_noise if own_diff is not None and not same else
+               _num(conf.get("noise")) if conf and _num(conf.get("noise")) is not None else (v.noise if v else None)),
         verdict=str(conf["verdict"]) if conf and conf.get("verdict") else (v.sentence() if v else None),
         beats_baseline=conf.get("beats_baseline") if conf and "beats_baseline" in conf else (v.beats_baseline if v else None),
-        p_value=_num(conf.get("p_value")) if conf else None,
+        p_value=_num(conf.get("p_value")) if conf and same else None,
         ci=(ci[0], ci[1]) if ci[0] is not None and ci[1] is not None else None,
         level=_num(conf.get("level")) if conf else None,
         winners_curse=best_obj - mine.mean if mine is not None else None,

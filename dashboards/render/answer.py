@@ -13,7 +13,7 @@ __all__ = ["answer_figures", "answer_html"]
 
 TITLE = "The answer"
 HOW = ("The best configuration the search found against the book's baseline; the confirmation re-ran both with fresh "
-       "seeds, and a difference counts only when it is larger than twice the seed noise. The search score of the winner "
+       "seeds, and a difference counts only when Welch's t-test at the study's level shows it. The search score of the winner "
        "is its luckiest draw: the gap to its confirmed mean is the winner's curse.")
 
 
@@ -36,7 +36,8 @@ def answer_html(info: AnswerInfo) -> str:
         spread = f" ± {pct(c.std, 2)}" if c.std is not None else " (one seed: no spread)"
         rows.append((f"confirmed: {esc(c.label)}", f"{pct(c.mean, 2)}{spread} over {c.n} fresh seed(s)"))
     if info.difference is not None:
-        noise = f", seed noise (s.e.) {pp(info.noise, 2)}" if info.noise is not None else ", no noise estimate (one seed each)"
+        noise = (f", seed noise (s.e.) {pp(info.noise, 2)}" if info.noise is not None
+                 else ", no noise estimate (fewer than two seeds on a side)")
         rows.append(("confirmed difference", f"{pp(info.difference, 2)}{noise}"))
     if info.ci is not None:
         level = f"{100 * info.level:.0f}% " if info.level is not None else ""

@@ -210,3 +210,19 @@ def test_ablation_present_and_absent() -> None:
     note = ablation_info(tables([], summary={"ablation": {"note": "off (ablation_share = 0 in the study file)"}}))
     assert note.reason == "off (ablation_share = 0 in the study file)"
     assert ablation_info(tables([])).reason == "the study has no summary yet"
+
+
+
+def test_the_answer_compares_the_search_pick_when_the_baseline_had_the_best_confirmed_mean() -> None:
+    """The confirmation's best mean was the baseline's (as in a real demo): the panel shows the
+    search's pick against the baseline, not the summary's zero difference of the baseline with itself."""
+    summary = {"best_trial": {"name": "train_trial_best", "objective": 0.70, "changes_from_base": {}},
+               "baseline_trial": {"name": "train_trial_base", "objective": 0.60},
+               "confirmation": {"best": "baseline", "difference": 0.0, "noise": None, "p_value": None,
+                                "configs": {"baseline": {"mean": 0.78, "std": 0.05, "n": 2, "values": [0.74, 0.82]},
+                                            "train_trial_best": {"mean": 0.77, "std": 0.05, "n": 2, "values": [0.735, 0.805]}},
+                                "verdict": "no configuration beat the baseline on average", "beats_baseline": False}}
+    info = answer_info(_study(summary))
+    assert info.difference == pytest.approx(-0.01)
+    assert info.noise == pytest.approx(math.sqrt(0.05**2 / 2 + 0.05**2 / 2))
+    assert info.p_value is None and info.ci is None and info.beats_baseline is False
