@@ -78,6 +78,7 @@ def _meta(folder: Path, record: dict[str, Any], notes: list[str]) -> StudyMeta:
         phase=str(record.get("phase", "starting")),
         budget_s=float(record.get("budget_s") or 0.0),
         confirm_share=float(budget.get("confirm_share", Budget.confirm_share)),
+        ablation_share=float(budget.get("ablation_share", Budget.ablation_share)),
         objectives=tuple(str(m) for m in metrics) if isinstance(metrics, list) and metrics else ("accuracy",),
         log_params=frozenset(k for k, v in search.items() if isinstance(v, dict) and v.get("log")),
         search_params=tuple(search),

@@ -75,6 +75,7 @@ class StudyMeta:
     phase: str  # starting | search | confirm | done
     budget_s: float  # s, the study's whole wall clock
     confirm_share: float  # share of budget_s kept for the confirmation phase
+    ablation_share: float = 0.0  # share of budget_s kept for the ablation phase
     objectives: tuple[str, ...] = ("accuracy",)  # the study file's objective metrics, in order
     log_params: frozenset[str] = frozenset()  # searched on a log scale
     search_params: tuple[str, ...] = ()  # the study file's [search] names, in file order

@@ -51,7 +51,13 @@ def timeline_info(tables: StudyTables) -> TimelineInfo:
     deadlines: list[tuple[str, float]] = []
     if meta.budget_s > 0 and origin is not None:
         clock0 = (meta.clock_origin if meta.clock_origin is not None else origin) - origin
-        deadlines = [("search deadline", clock0 + meta.budget_s * (1 - meta.confirm_share)), ("budget end", clock0 + meta.budget_s)]
+        from study.spec import Budget  # the phases' deadlines by the study's own rule
+
+        b = Budget(time_s=meta.budget_s, confirm_share=meta.confirm_share, ablation_share=meta.ablation_share)
+        deadlines = [("search deadline", clock0 + b.phase_end_s("search"))]
+        if meta.ablation_share > 0:
+            deadlines.append(("confirmation deadline", clock0 + b.phase_end_s("confirm")))
+        deadlines.append(("budget end", clock0 + meta.budget_s))
     if not timed or origin is None:
         return TimelineInfo((), 0, tuple(deadlines), None, None, not_started, note, reason="no trial has a recorded start and end")
     lanes: list[float] = []  # each lane's end

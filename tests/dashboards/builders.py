@@ -39,10 +39,11 @@ def trial(name: str, objective: float | None = 0.5, *, phase: str = "search", ou
 
 def tables(trials: list[Trial], *, summary: dict[str, Any] | None = None, optuna: tuple[OptunaTrial, ...] = (),
            objectives: tuple[str, ...] = ("accuracy",), budget_s: float = 100.0, confirm_share: float = 0.3,
-           phase: str = "done", log_params: tuple[str, ...] = (), folder: Path = Path("/nonexistent/study")) -> StudyTables:
+           ablation_share: float = 0.0, phase: str = "done", log_params: tuple[str, ...] = (),
+           folder: Path = Path("/nonexistent/study")) -> StudyTables:
     names = tuple(dict.fromkeys(k for t in trials for k in t.params))
     meta = StudyMeta(name="hand", folder=folder, phase=phase, budget_s=budget_s, confirm_share=confirm_share,
-                     objectives=objectives, log_params=frozenset(log_params), search_params=names, started=T0,
+                     ablation_share=ablation_share, objectives=objectives, log_params=frozenset(log_params), search_params=names, started=T0,
                      clock_origin=T0, spent_s=budget_s if phase == "done" else None)
     return StudyTables(meta=meta, trials=tuple(trials), optuna=optuna, summary=summary)
 

@@ -183,6 +183,13 @@ def test_timeline_packs_slots_and_draws_deadlines() -> None:
     assert 0 < (info.busy or 0) <= 1
 
 
+def test_timeline_draws_each_phase_deadline_with_an_ablation_share() -> None:
+    search = [trial("train_trial_a", 0.6, start=0), trial("train_trial_b", 0.7, start=5)]
+    info = timeline_info(tables(search, summary={}, budget_s=600.0, confirm_share=0.3, ablation_share=0.3))
+    assert dict(info.deadlines) == {"search deadline": pytest.approx(240.0), "confirmation deadline": pytest.approx(420.0),
+                                    "budget end": pytest.approx(600.0)}
+
+
 # -- 8. history ------------------------------------------------------------------------------------
 
 def test_history_best_so_far() -> None:
