@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from study.driver.tuner import Runtime, can_restore, fit_phase, load_trainable, run_config, trial_dirname
+from study.driver.tuner import Runtime, can_restore, fit_phase, grid_tuner
 from study.tune.clock import Deadline
-from study.tune.monitor import StudyMonitor, read_outcomes
+from study.tune.monitor import read_outcomes
 
 if TYPE_CHECKING:
     from study.driver.search import SearchOutcome
@@ -87,14 +87,7 @@ def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any]
     def build() -> Any:
         say(f"ablation: {label} without each of {', '.join(techniques)}, on its {len(seeds)} seeds "
             f"= {len(jobs)} runs, {left:.0f} s left")
-        monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
-                               phase="ablation", status_every_s=rt.status_every_s, journal=rt.journal("ablation"))
-        return tune.Tuner(
-            tune.with_resources(load_trainable(rt.trainable), rt.resources()),
-            param_space=param_space,
-            tune_config=tune.TuneConfig(max_concurrent_trials=rt.slots, reuse_actors=True, trial_dirname_creator=trial_dirname),
-            run_config=run_config(rt, "ablation", monitor, end),
-        )
+        return grid_tuner(rt, "ablation", param_space, end, spec.budget.time_s)
 
     fit_phase(rt, "ablation", build, param_space)
     by_technique: dict[str, dict[int, float]] = {}

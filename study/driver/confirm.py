@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from study.driver.tuner import Runtime, can_restore, fit_phase, load_trainable, run_config, runtime_spec, trial_dirname
+from study.driver.tuner import Runtime, can_restore, fit_phase, grid_tuner, runtime_spec
 from study.tune.clock import Deadline
-from study.tune.monitor import StudyMonitor, read_outcomes
+from study.tune.monitor import read_outcomes
 from study.tune.reporting import RUN_ID_KEY
 
 if TYPE_CHECKING:
@@ -76,14 +76,7 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
     def build() -> Any:
         seeds = f"{n_seeds} fresh seeds" if len(jobs) == len(entries) * n_seeds else f"up to {n_seeds} fresh seeds"
         say(f"confirm: {len(entries)} configurations × {seeds} = {len(jobs)} runs, {left:.0f} s left")
-        monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
-                               phase="confirm", status_every_s=rt.status_every_s, journal=rt.journal("confirm"))
-        return tune.Tuner(
-            tune.with_resources(load_trainable(rt.trainable), rt.resources()),
-            param_space=param_space,
-            tune_config=tune.TuneConfig(max_concurrent_trials=rt.slots, reuse_actors=True, trial_dirname_creator=trial_dirname),
-            run_config=run_config(rt, "confirm", monitor, end),
-        )
+        return grid_tuner(rt, "confirm", param_space, end, spec.budget.time_s)
 
     fit_phase(rt, "confirm", build, param_space)
     rows: list[tuple[str, float]] = []

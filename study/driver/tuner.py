@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from study.spec import StudySpec
     from study.tune.monitor import StudyMonitor
 
-__all__ = ["Runtime", "can_restore", "fit_phase", "load_trainable", "run_config", "runtime_spec", "trial_dirname"]
+__all__ = ["Runtime", "can_restore", "fit_phase", "grid_tuner", "load_trainable", "run_config", "runtime_spec", "trial_dirname"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,22 @@ def run_config(rt: Runtime, phase: str, monitor: StudyMonitor, deadline: Deadlin
         stop=BudgetStopper(deadline),
         verbose=0,
         callbacks=[monitor],
+    )
+
+
+def grid_tuner(rt: Runtime, phase: str, param_space: dict[str, Any], end: Deadline, budget_s: float) -> Any:
+    """A phase that runs a fixed list of jobs (``param_space["job"]`` a grid): confirmation, ablation."""
+    from ray import tune
+
+    from study.tune.monitor import StudyMonitor
+
+    monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=budget_s, tracking_uri=rt.tracking_uri, phase=phase,
+                           status_every_s=rt.status_every_s, journal=rt.journal(phase))
+    return tune.Tuner(
+        tune.with_resources(load_trainable(rt.trainable), rt.resources()),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(max_concurrent_trials=rt.slots, reuse_actors=True, trial_dirname_creator=trial_dirname),
+        run_config=run_config(rt, phase, monitor, end),
     )
 
 
