@@ -113,3 +113,12 @@ def test_an_address_nothing_answers_at_is_a_quick_usage_error(tmp_path, small_da
     assert f"127.0.0.1:{port}" in err and "ray start --head" in err
     assert time.time() - t0 < 60, "ray.init alone waits for minutes; the launch must not"
     assert not (tmp_path / "studies" / "noray" / "study.json").exists()
+
+
+def test_the_driver_imports_no_ray_before_it_chooses_rays_auth_mode() -> None:
+    """Ray reads RAY_AUTH_MODE at its first import; the driver sets it in prepare_ray, so nothing the
+    driver imports before that (launch, its checks, the clock, tracking, the spec) may import ray."""
+    code = ("import sys\nimport study.driver.launch, study.driver.checks, study.tune.clock, study.tracking, study.spec\n"
+            "print('RAY', 'ray' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "RAY False" in r.stdout, r.stdout + r.stderr
