@@ -132,6 +132,7 @@ def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None) 
         report.replay(history)
         epochs = cfg.total_epochs
         quality = (quality_of or _quality)(report.trial)
+        started_at = time.time()  # this run's wall clock, reported (tests check which trials overlapped)
         for epoch in range(len(history), epochs):
             if _pause(work_s / epochs, report.should_stop):  # the "training" of this epoch
                 return  # as train_trial at its deadline
@@ -140,6 +141,7 @@ def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None) 
                 "epoch": epoch, "size": cfg.size, "train_loss": 2.0 - accuracy, "valid_loss": 2.1 - accuracy,
                 "accuracy": accuracy, "top5": min(1.0, accuracy + 0.1), "lr": cfg.lr,
                 "epoch_seconds": work_s / epochs, "images_per_s": 1000.0,
+                "started_at": started_at, "ended_at": time.time(),
             }
             history.append(metrics)
             report.epoch(metrics, _save(report.work, epoch, history))

@@ -43,9 +43,16 @@ def _launch(address: str, spec: Path, root: Path, gpus_per_trial: float | None) 
     return done.stdout
 
 
-def _gpus_of_trials(study: Path) -> list[str]:
+def _trials(study: Path) -> list[dict]:
+    """Finished trials of the search: the GPU(s) Ray gave each, and when each ran (the stand-in's own clock)."""
     rows = [json.loads(line) for line in (study / "trials-search.jsonl").read_text().splitlines()]
-    return [r["result"]["gpus"] for r in rows if r["outcome"] == "finished"]
+    return [{"gpus": r["result"]["gpus"], "start": r["result"]["started_at"], "end": r["result"]["ended_at"]}
+            for r in rows if r["outcome"] == "finished"]
+
+
+def _most_at_once(trials: list[dict]) -> int:
+    """The most trials whose runs overlapped at one moment."""
+    return max(sum(1 for u in trials if u["start"] <= t["start"] < u["end"]) for t in trials)
 
 
 @pytest.mark.parametrize("gpus_per_trial, slots", [(None, 4), (0.5, 8)], ids=["one-per-gpu", "half-gpu"])
@@ -56,8 +63,16 @@ def test_trials_get_their_gpus_from_ray(four_gpu_cluster: str, small_data: Path,
     out = _launch(four_gpu_cluster, spec, tmp_path / "studies", gpus_per_trial)
     share = 1 if gpus_per_trial is None else gpus_per_trial
     assert f"ray: 8 CPUs, 4 GPUs; {slots} trial(s) at once, {8 // slots} CPU + {share:g} GPU each" in out
-    gpus = _gpus_of_trials(tmp_path / "studies" / "gpus")
-    assert len(gpus) >= slots
+    trials = _trials(tmp_path / "studies" / "gpus")
+    assert len(trials) >= slots
+    gpus = [t["gpus"] for t in trials]
     assert all(g in {"0", "1", "2", "3"} for g in gpus), gpus  # each trial sees exactly one GPU
-    # The first `slots` trials start together: they are spread over all four GPUs.
-    assert set(gpus) == {"0", "1", "2", "3"}, gpus
+    # How many trials overlap depends on how fast this machine starts Ray actors (a 0.5 s trial may end
+    # before the next one starts), so the test asks what Ray must guarantee whatever the overlap: trials
+    # that ran at the same moment never held more of one GPU than it has.
+    assert _most_at_once(trials) >= 2, trials  # trials did run side by side, so the check below checks something
+    per_gpu = 1 if gpus_per_trial is None else round(1 / gpus_per_trial)
+    for t in trials:
+        sharing = [u["gpus"] for u in trials if u["start"] <= t["start"] < u["end"]]
+        assert sharing.count(t["gpus"]) <= per_gpu, (t, trials)
+    assert len(set(gpus)) >= 2, gpus  # Ray spread side-by-side trials over GPUs
