@@ -60,20 +60,23 @@ def _baseline_search(tables: StudyTables) -> Trial | None:
 
 def _confirmed_from_trials(tables: StudyTables) -> dict[str, dict[str, Any]]:
     groups: dict[str, list[float]] = {}
+    seeds: dict[str, dict[str, float]] = {}
     for t in tables.finished("confirm"):
         if t.label is not None and t.objective is not None:
             groups.setdefault(t.label, []).append(t.objective)
+            if isinstance(t.config.get("seed"), int):
+                seeds.setdefault(t.label, {})[str(t.config["seed"])] = t.objective
     out = {}
     for label, values in groups.items():
         mean = sum(values) / len(values)
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
-        out[label] = {"mean": mean, "std": std, "n": len(values), "values": values}
+        out[label] = {"mean": mean, "std": std, "n": len(values), "values": values, "by_seed": seeds.get(label, {})}
     return out
 
 
 def answer_info(tables: StudyTables) -> AnswerInfo:
     """The numbers of the answer panel, from ``summary.json`` when the study wrote one, else from the trials so far."""
-    from study.analysis.confirm import ConfigSummary, verdict
+    from study.analysis.confirm import ConfigSummary, from_summary, verdict
 
     summary = tables.summary or {}
     search = {t.name: t for t in tables.phase("search")}
@@ -106,7 +109,8 @@ def answer_info(tables: StudyTables) -> AnswerInfo:
         confirmed.append(Confirmed(label, mean, _num(c.get("std")), int(c.get("n") or len(values)), values, score))
     confirmed.sort(key=lambda c: (c.label == "baseline", c.label != best_name, -c.mean))
 
-    summaries = {c.label: ConfigSummary(c.label, c.values or (c.mean,)) for c in confirmed}
+    paired_up = from_summary(configs)  # with their seeds, so that the verdict pairs the runs as the study did
+    summaries = {c.label: paired_up.get(c.label) or ConfigSummary(c.label, c.values or (c.mean,)) for c in confirmed}
     v = verdict(summaries, "baseline") if summaries else None
     mine = next((c for c in confirmed if c.label == best_name), None)
     note = None

@@ -1,10 +1,16 @@
 """Confirmation runs: a search reports its luckiest trial, so re-run the top configurations and
 the baseline with fresh seeds and compare means against the seed-to-seed noise.
 
-The verdict is Welch's t-test of the best configuration's runs against the baseline's
-(:func:`study.analysis.verdict.welch`), at the study's confidence level; when several
-configurations were confirmed against the baseline, their p-values are Holm-corrected as one
-family. With fewer than two runs on a side there is no test, and the verdict says so.
+Every confirmed configuration runs on the same fresh seeds as the baseline (seed ``k`` of each
+is the same number), and the seed fixes the initialization, the data order and the augmentation:
+the runs come in pairs, so the verdict is the paired t-test over the shared seeds
+(:func:`study.analysis.verdict.paired`), which cancels the noise a seed gives both sides. Where
+fewer than two seeds are shared (runs given without their seeds, or cut by the budget
+unevenly), it is Welch's t-test of independent runs (:func:`study.analysis.verdict.welch`).
+Beside a paired verdict, Welch's test of the same runs is reported too (``Verdict.independent``:
+what the runs show ignoring the pairing, a stricter reading). When several configurations were
+confirmed, their p-values are Holm-corrected as one family, at the study's confidence level.
+With fewer than two runs on a side there is no test, and the verdict says so.
 """
 
 from __future__ import annotations
@@ -14,15 +20,20 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from study.analysis.verdict import DEFAULT_LEVEL, Comparison, holm_correct, welch
+from study.analysis.verdict import DEFAULT_LEVEL, Comparison, holm_correct, paired, welch
 
-__all__ = ["ConfigSummary", "CostModel", "Verdict", "group_runs", "runs_that_fit", "verdict", "top_configs"]
+__all__ = ["ConfigSummary", "CostModel", "Verdict", "from_summary", "group_runs", "runs_that_fit", "verdict", "top_configs"]
 
 
 @dataclass(frozen=True)
 class ConfigSummary:
     label: str  # e.g. "baseline" or the trial it confirms
     values: tuple[float, ...]  # objective per seed
+    seeds: tuple[int, ...] = ()  # the seed of each value, when known (same order): pairs the runs of two configs
+
+    @property
+    def by_seed(self) -> dict[int, float]:
+        return dict(zip(self.seeds, self.values)) if len(self.seeds) == len(self.values) else {}
 
     @property
     def n(self) -> int:
@@ -42,9 +53,10 @@ class Verdict:
     best: ConfigSummary
     baseline: ConfigSummary | None
     difference: float | None  # best.mean - baseline.mean
-    noise: float | None  # standard error of the difference, sqrt(s_a²/n_a + s_b²/n_b); None: too few seeds
+    noise: float | None  # standard error of the difference (paired: of the mean per-seed difference); None: too few seeds
     beats_baseline: bool | None  # None: no test (too few seeds, or no baseline)
-    comparison: Comparison | None = None  # Welch's test of best against baseline (Holm-adjusted in a family)
+    comparison: Comparison | None = None  # the test of best against baseline (Holm-adjusted in a family)
+    independent: Comparison | None = None  # beside a paired verdict: Welch's test of the same runs, unpaired
 
     def sentence(self) -> str:
         if self.baseline is None:
@@ -57,9 +69,12 @@ class Verdict:
             return text + "; difference +0.0000: no configuration beat the baseline on average"
         text += f"; {self.comparison.verdict}"
         if self.beats_baseline:
-            return text + ": it beats the baseline"
-        if self.beats_baseline is False:
-            return text + ": not shown to beat the baseline"
+            text += ": it beats the baseline"
+        elif self.beats_baseline is False:
+            text += ": not shown to beat the baseline"
+        w = self.independent
+        if w is not None and w.p_value is not None:
+            text += f" (Welch's test of the same runs, ignoring the pairing: p = {w.p_value:.2g})"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,6 +86,8 @@ class Verdict:
             "level": c.level if c else None, "ci_low": c.ci_low if c else None, "ci_high": c.ci_high if c else None,
             "statistic": c.statistic if c else None, "dof": c.dof if c else None, "p_value": c.p_value if c else None,
             "p_adjusted": c.p_adjusted if c else None, "family": c.family if c else None,
+            "n_pairs": c.n_a if c and c.test == "paired" else None,
+            "p_welch": self.independent.p_value if self.independent else (c.p_value if c and c.test == "welch" else None),
         }
 
 
@@ -78,19 +95,48 @@ def _fmt(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.4f}"
 
 
-def group_runs(rows: Iterable[tuple[str, float]]) -> dict[str, ConfigSummary]:
-    """Group ``(label, objective)`` rows into per-configuration summaries."""
-    grouped: dict[str, list[float]] = {}
-    for label, value in rows:
-        grouped.setdefault(label, []).append(float(value))
-    return {k: ConfigSummary(k, tuple(v)) for k, v in grouped.items()}
+def group_runs(rows: Iterable[tuple[Any, ...]]) -> dict[str, ConfigSummary]:
+    """Group ``(label, objective)`` or ``(label, objective, seed)`` rows into per-configuration summaries
+    (the seeds are kept only when every row of a configuration has one)."""
+    grouped: dict[str, list[tuple[float, int | None]]] = {}
+    for label, value, *seed in rows:
+        grouped.setdefault(label, []).append((float(value), int(seed[0]) if seed and seed[0] is not None else None))
+    out = {}
+    for k, v in grouped.items():
+        seeds = tuple(s for _, s in v if s is not None)
+        out[k] = ConfigSummary(k, tuple(x for x, _ in v), seeds if len(seeds) == len(v) else ())
+    return out
+
+
+def from_summary(configs: Any) -> dict[str, ConfigSummary]:
+    """The confirmation's ``configs`` of ``summary.json`` (``values``, ``by_seed``) as summaries, seeds kept."""
+    out: dict[str, ConfigSummary] = {}
+    for label, c in configs.items() if isinstance(configs, dict) else ():
+        if not isinstance(c, dict):
+            continue
+        by_seed = c.get("by_seed") if isinstance(c.get("by_seed"), dict) else {}
+        values = [float(v) for v in c.get("values") or [] if isinstance(v, (int, float)) and math.isfinite(v)]
+        if by_seed and len(by_seed) == len(values):
+            pairs = sorted((int(k), float(v)) for k, v in by_seed.items())
+            out[label] = ConfigSummary(label, tuple(v for _, v in pairs), tuple(k for k, _ in pairs))
+        elif values:
+            out[label] = ConfigSummary(label, tuple(values))
+    return out
+
+
+def _test(a: ConfigSummary, base: ConfigSummary, level: float, baseline_label: str) -> Comparison:
+    """Paired over the seeds ``a`` and the baseline share (two or more), else Welch's test."""
+    if len(set(a.by_seed) & set(base.by_seed)) >= 2:
+        return paired(a.by_seed, base.by_seed, level=level, label_a=a.label, label_b=baseline_label)
+    return welch(a.values, base.values, level=level, label_a=a.label, label_b=baseline_label)
 
 
 def verdict(summaries: dict[str, ConfigSummary], baseline_label: str = "baseline",
             level: float = DEFAULT_LEVEL) -> Verdict | None:
-    """The configuration with the best mean, judged against the baseline by Welch's t-test.
+    """The configuration with the best mean, judged against the baseline.
 
-    Every confirmed configuration is compared with the baseline; the family's p-values are
+    Every confirmed configuration is compared with the baseline: by the paired t-test over the
+    seeds they share, or Welch's test when they share fewer than two. The family's p-values are
     Holm-corrected, and the best one's adjusted p-value decides at ``level``.
     """
     if not summaries:
@@ -99,13 +145,20 @@ def verdict(summaries: dict[str, ConfigSummary], baseline_label: str = "baseline
     base = summaries.get(baseline_label)
     if base is None or base is best:
         return Verdict(best, base, 0.0 if base is best else None, None, None if base is None else False)
-    family = holm_correct([welch(s.values, base.values, level=level, label_a=s.label, label_b=baseline_label)
-                           for s in summaries.values() if s is not base])
+    family = holm_correct([_test(s, base, level, baseline_label) for s in summaries.values() if s is not base])
     mine = next(c for c in family if c.label_a == best.label)
-    noise = math.sqrt(best.std**2 / best.n + base.std**2 / base.n) if best.n >= 2 and base.n >= 2 else None
+    independent = None
+    if mine.test == "paired":
+        diffs = [best.by_seed[k] - base.by_seed[k] for k in sorted(set(best.by_seed) & set(base.by_seed))]
+        noise: float | None = statistics.stdev(diffs) / math.sqrt(len(diffs))
+        independent = welch(best.values, base.values, level=level, label_a=best.label, label_b=baseline_label)
+    else:
+        noise = math.sqrt(best.std**2 / best.n + base.std**2 / base.n) if best.n >= 2 and base.n >= 2 else None
     shown = mine.shown
-    return Verdict(best, base, best.mean - base.mean, noise,
-                   None if shown is None else bool(shown and mine.difference > 0), mine)
+    # Paired: the difference of the pairs' means (equal to the means' difference when every seed is shared).
+    difference = mine.difference if mine.test == "paired" else best.mean - base.mean
+    return Verdict(best, base, difference, noise,
+                   None if shown is None else bool(shown and mine.difference > 0), mine, independent)
 
 
 def top_configs(outcomes: Iterable[Any], k: int) -> list[Any]:

@@ -21,12 +21,10 @@ def _num(x: Any) -> float | None:
 
 def _confirmed(summary: dict[str, Any]) -> tuple[Any, Any]:
     """(the confirmation's Verdict or None, its configs as ConfigSummary by label)."""
-    from study.analysis.confirm import ConfigSummary, verdict
+    from study.analysis.confirm import from_summary, verdict
 
     conf = _dict(summary.get("confirmation"))
-    configs = _dict(conf.get("configs"))
-    groups = {label: ConfigSummary(label, tuple(float(v) for v in c.get("values") or []))
-              for label, c in configs.items() if isinstance(c, dict) and c.get("values")}
+    groups = from_summary(conf.get("configs"))
     return (verdict(groups, "baseline") if groups else None), groups
 
 

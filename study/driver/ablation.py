@@ -6,6 +6,11 @@ the runs that fit in what is left of the budget start), the most promising techn
 a technique's seeds before the next technique's (a technique with one pair cannot be tested).
 The numbers are :mod:`study.analysis.ablation`'s; each variant's MLflow run is tagged
 ``xs.ablates`` with the technique it switches off.
+
+Test-time augmentation changes only how a trained model is evaluated, and every run reports its
+accuracy without TTA beside the objective: the winner without TTA is the winner's own
+confirmation models, evaluated plainly. That variant needs no training (and no run of its own):
+its pairs are the same networks, so they cancel all of the seed's noise.
 """
 
 from __future__ import annotations
@@ -19,26 +24,35 @@ from study.tune.clock import Deadline
 from study.tune.monitor import read_outcomes
 
 if TYPE_CHECKING:
+    from study.analysis.ablation import Variant
     from study.driver.search import SearchOutcome
     from study.spec import StudySpec
 
 __all__ = ["run_ablation"]
 
 
-def _winner(confirm: dict[str, Any]) -> tuple[str, dict[str, Any], dict[int, float]] | None:
-    """The confirmation's best configuration (label, config, objective per seed), unless it is the baseline."""
+def _winner(confirm: dict[str, Any]) -> tuple[str, dict[str, Any], dict[int, float], dict[int, float]] | None:
+    """The confirmation's best configuration (label, config, objective per seed, accuracy without TTA
+    per seed), unless it is the baseline."""
     best = confirm.get("best")
     entry = (confirm.get("configs") or {}).get(best) if isinstance(best, str) else None
     if not isinstance(best, str) or not entry or best == "baseline" or not entry.get("config"):
         return None
-    return best, dict(entry["config"]), {int(k): float(v) for k, v in (entry.get("by_seed") or {}).items()}
+    plain = {int(k): float(v) for k, v in (entry.get("accuracy_by_seed") or {}).items()}
+    return best, dict(entry["config"]), {int(k): float(v) for k, v in (entry.get("by_seed") or {}).items()}, plain
+
+
+def _evaluation_only(v: Variant) -> bool:
+    """The variant changes only how the winner's models are evaluated (its TTA settings; a variant changes
+    one technique's keys): it needs no training."""
+    return v.technique == "test-time augmentation"
 
 
 def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Run the winner's variants in what is left of the budget; each technique's paired contribution."""
     from ray import tune
 
-    from study.analysis.ablation import Variant, contributions, order_by_promise, variants
+    from study.analysis.ablation import order_by_promise, variants
     from study.analysis.confirm import CostModel, runs_that_fit
 
     say = rt.say
@@ -47,7 +61,7 @@ def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any]
     found = _winner(confirm)
     if found is None:
         return {"note": "no confirmed winner other than the baseline: nothing to ablate"}
-    label, winner, winner_runs = found
+    label, winner, winner_runs, winner_plain = found
     baseline = ((confirm.get("configs") or {}).get("baseline") or {}).get("config")
     if not baseline:
         return {"note": "the baseline was not confirmed: nothing to ablate against"}
@@ -59,6 +73,13 @@ def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any]
     seeds = sorted(winner_runs)
     if len(seeds) < 2:
         return {"winner": label, "note": f"{label} has {len(seeds)} confirmed seed(s); a paired test needs 2"}
+    free = [v for v in planned if _evaluation_only(v) and set(seeds) <= set(winner_plain)]
+    planned = [v for v in planned if v not in free]
+    free_runs = {v.technique: (v, {s: winner_plain[s] for s in seeds}) for v in free}
+    for v in free:
+        say(f"ablation: {label} without {v.technique} is its own {len(seeds)} models evaluated without it (no training)")
+    if not planned:
+        return _report(label, seeds, spec.level, 0, free_runs, winner_runs, skipped, free)
     jobs: list[dict[str, Any]] = [
         {"label": f"without {v.technique}", "trial": {**v.config(winner), "seed": seed}, "ablates": v.technique,
          "confirms": label}
@@ -77,7 +98,9 @@ def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any]
         for v in planned[n // len(seeds):]:
             skipped.append({"technique": v.technique, "reason": f"would not finish in the {left:.0f} s left"})
         if n == 0:
-            say(f"ablation: no variant of {label} fits in the {left:.0f} s left; not starting any")
+            say(f"ablation: no variant of {label} that needs training fits in the {left:.0f} s left; not starting any")
+            if free_runs:
+                return _report(label, seeds, spec.level, 0, free_runs, winner_runs, skipped, free)
             return {"winner": label, "skipped": skipped, "note": f"no variant fits in the {left:.0f} s left; "
                     "raise --time-budget or ablation_share"}
         jobs = jobs[:n]
@@ -99,10 +122,21 @@ def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any]
     for t in techniques:
         if t not in runs:
             skipped.append({"technique": t, "reason": "no run of it finished within the budget"})
-    results = contributions(winner_runs, runs, level=spec.level)
+    return _report(label, seeds, spec.level, len(jobs), {**runs, **free_runs}, winner_runs, skipped, free)
+
+
+def _report(label: str, seeds: list[int], level: float, n_jobs: int, runs: dict[str, Any], winner_runs: dict[int, float],
+            skipped: list[dict[str, str]], free: list[Any]) -> dict[str, Any]:
+    """The ablation's part of ``summary.json``: each technique's paired contribution, Holm over all of them."""
+    from study.analysis.ablation import contributions
+
+    results = contributions(winner_runs, runs, level=level)
+    untrained = {v.technique for v in free}
     return {
-        "winner": label, "seeds": seeds, "level": spec.level, "runs": len(jobs),
-        "finished": sum(len(r[1]) for r in runs.values()),
-        "techniques": [c.to_dict() for c in sorted(results, key=lambda c: -c.contribution)],
+        "winner": label, "seeds": seeds, "level": level, "runs": n_jobs,
+        "finished": sum(len(r[1]) for t, r in runs.items() if t not in untrained),
+        "techniques": [{**c.to_dict(), "evaluation_only": c.technique in untrained}
+                       for c in sorted(results, key=lambda c: -c.contribution)],
+        "evaluation_only": sorted(untrained),  # judged on the winner's own models: no runs of their own
         "skipped": skipped,
     }

@@ -2,7 +2,8 @@
 
 A search reports its luckiest trial; re-running the top K with fresh seeds, planned with the
 search's own timings so that only runs that can finish start (:class:`study.analysis.CostModel`),
-gives means to compare against the seed-to-seed noise.
+gives means to compare against the seed-to-seed noise. Every configuration gets the same seeds
+(the k-th run of each uses seed + 1000 + k), so the runs pair up for the paired test.
 """
 
 from __future__ import annotations
@@ -79,13 +80,16 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
         return grid_tuner(rt, "confirm", param_space, end, spec.budget.time_s)
 
     fit_phase(rt, "confirm", build, param_space)
-    rows: list[tuple[str, float]] = []
+    rows: list[tuple[str, float, int]] = []
     by_seed: dict[str, dict[int, float]] = {}
+    plain: dict[str, dict[int, float]] = {}  # accuracy without TTA, per seed: the same models, evaluated plainly
     config_of = {label: cfg for label, cfg, _ in entries}
     for o in read_outcomes(Path(rt.journal("confirm"))).values():
         if o.outcome == "finished" and o.label is not None and o.objective is not None:
-            rows.append((o.label, o.objective))
+            rows.append((o.label, o.objective, int(o.config["seed"])))
             by_seed.setdefault(o.label, {})[int(o.config["seed"])] = o.objective
+            if isinstance(o.result.get("accuracy"), (int, float)):
+                plain.setdefault(o.label, {})[int(o.config["seed"])] = float(o.result["accuracy"])
     if not rows:
         return {"runs": len(jobs), "finished": 0,
                 "note": f"none of the {len(jobs)} confirmation runs finished within the budget; "
@@ -97,6 +101,7 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
         "finished": len(rows),
         "configs": {s.label: {"mean": s.mean, "std": s.std, "n": s.n, "values": list(s.values),
                               "by_seed": {str(k): x for k, x in sorted(by_seed.get(s.label, {}).items())},
+                              "accuracy_by_seed": {str(k): x for k, x in sorted(plain.get(s.label, {}).items())},
                               "config": config_of.get(s.label)} for s in summaries.values()},
         **(v.to_dict() if v else {"verdict": None, "beats_baseline": None}),
         "level": spec.level,  # the study's, also when no test was made (the baseline was best)

@@ -1,11 +1,14 @@
 """The book's recipes, expressed in a study's parameters: the seed trials every study starts with.
 
 Chapter 7 adds one technique at a time to a baseline; a study evaluates those recipes first
-(enqueued in Optuna), so it always contains the baseline it must beat. A recipe is restricted to
-what the study's space can express: a technique the space cannot switch on stays off, and the
-recipe's label then names only the techniques that did make it (``progressive-tta`` in a space
-without ``progressive`` runs, and is labelled, ``tta``); a recipe left with none of its techniques
-is the same point as an earlier one and is not repeated.
+(enqueued in Optuna), so it always contains the baseline it must beat. After the baseline and the
+normalized model, each recipe adds exactly one technique to the normalized model, so that every
+technique is tried once on the same footing. (The book's TTA section evaluates its progressively
+resized model; here TTA is added alone, like mixup and label smoothing, so that its recipe
+measures TTA and not progressive resizing as well; TPE may combine them afterwards.) A recipe is
+restricted to what the study's space can express: a technique the space cannot switch on stays
+off, and the recipe's label then names only the techniques that did make it; a recipe left with
+none of its techniques is the same point as an earlier one and is not repeated.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str,
 
     The baseline turns every technique off (no normalization, mixup, smoothing, progressive
     resizing or TTA) at the base config's learning rate and size; each further recipe adds one
-    technique, as chapter 7 does. A label names the recipe's techniques that the point switches
+    technique to the normalized one. A label names the recipe's techniques that the point switches
     on, so it never promises one the space could not express.
     """
     params = {p.name: p for p in spec.params}
@@ -53,7 +56,7 @@ def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str,
         ((), {}),
         (("normalized",), {"normalize": norm}),
         (("progressive",), {"normalize": norm, **progressive}),
-        (("progressive", "tta"), {"normalize": norm, **progressive, "tta_n": 4, "tta_beta": 0.25}),
+        (("tta",), {"normalize": norm, "tta_n": 4, "tta_beta": 0.25}),
         (("mixup",), {"normalize": norm, "mixup": True, "mixup_alpha": 0.4}),
         (("label-smoothing",), {"normalize": norm, "label_smoothing": 0.1}),
     ]

@@ -1,4 +1,4 @@
-"""The confirmation runs' verdict: Welch's t-test of the best configuration against the baseline."""
+"""The confirmation runs' verdict: the paired t-test over shared seeds (Welch's without them), best against baseline."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from study.analysis.confirm import ConfigSummary, group_runs, verdict
+from study.analysis.confirm import ConfigSummary, from_summary, group_runs, verdict
 
 # --- confirmation: summaries and the verdict -------------------------------------------------
 
@@ -91,3 +91,36 @@ def test_the_level_is_the_study_files():
     assert strict is not None and loose is not None
     assert strict.comparison is not None and strict.comparison.level == 0.999 and "99.9 %" in strict.sentence()
     assert strict.beats_baseline is False and loose.beats_baseline is True
+
+
+def test_runs_on_shared_seeds_are_judged_by_the_paired_test():
+    """Confirmation runs share their seeds: the pairs cancel what a seed gives both sides (issue 12)."""
+    base = {1000: 0.60, 1001: 0.70, 1002: 0.65}
+    best = {1000: 0.66, 1001: 0.75, 1002: 0.72}  # +0.06, +0.05, +0.07: small against the seed spread, steady per seed
+    rows = [("baseline", v, s) for s, v in base.items()] + [("w", v, s) for s, v in best.items()]
+    v = verdict(group_runs(rows))
+    assert v is not None and v.comparison is not None and v.comparison.test == "paired"
+    from scipy import stats
+
+    expected = stats.ttest_rel(list(best.values()), list(base.values()))
+    assert v.comparison.p_value == pytest.approx(float(expected.pvalue))
+    assert v.noise == pytest.approx(0.01 / math.sqrt(3))  # stdev of (0.06, 0.05, 0.07) / sqrt(3)
+    assert v.beats_baseline is True
+    # The same runs as independent samples: Welch's test does not show it; the sentence says both.
+    assert v.independent is not None and v.independent.p_value > 0.05
+    assert "paired t" in v.sentence() and "ignoring the pairing" in v.sentence()
+    assert v.to_dict()["p_welch"] == pytest.approx(v.independent.p_value) and v.to_dict()["n_pairs"] == 3
+
+
+def test_without_two_shared_seeds_the_test_is_welchs():
+    rows = [("baseline", 0.60, 1), ("baseline", 0.70, 2), ("w", 0.66, 3), ("w", 0.75, 4)]
+    v = verdict(group_runs(rows))
+    assert v is not None and v.comparison is not None and v.comparison.test == "welch" and v.independent is None
+
+
+def test_the_summary_round_trip_keeps_the_pairs():
+    rows = [("baseline", 0.6, 7), ("baseline", 0.7, 8), ("w", 0.66, 7), ("w", 0.75, 8)]
+    s = group_runs(rows)
+    configs = {k: {"values": list(c.values), "by_seed": {str(a): b for a, b in c.by_seed.items()}} for k, c in s.items()}
+    again = from_summary(configs)
+    assert again["w"].by_seed == {7: 0.66, 8: 0.75} and verdict(again).comparison.test == "paired"

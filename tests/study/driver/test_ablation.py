@@ -72,3 +72,42 @@ def test_the_ablation_recovers_the_planted_techniques(ray_session, small_data: P
     for technique, r in rows.items():
         diffs = [winner_by_seed[s] - from_mlflow[technique][s] for s in seeds]
         assert r["contribution"] == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
+
+
+def test_ablating_tta_needs_no_training_the_winners_models_are_evaluated_without_it(
+        ray_session, small_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TTA changes only the evaluation: the winner without TTA is its own confirmation models, read plainly
+    (every run reports its accuracy without TTA). No run of that variant is started; its pairs are exact."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv(TRAINABLE_ENV, "study.testing.stand_in:planted_trial")
+    spec = write_study(tmp_path / "spec", small_data, name="tta-ablated", max_trials=4, budget="240s",
+                       search='normalize = { choice = ["none", "dataset"] }\ntta_n = { choice = [0, 4] }\n')
+    text = spec.read_text().replace("confirm_seeds = 2", "confirm_seeds = 3").replace("confirm_share = 0.3",
+                                                                                      "confirm_share = 0.3\nablation_share = 0.3")
+    spec.write_text(text.replace('scheduler = "asha"', 'scheduler = "none"'))
+    summary = launch(LaunchOptions(space=str(spec), root=str(tmp_path / "studies"), status_every_s=1e9))
+
+    conf, ab = summary["confirmation"], summary["ablation"]
+    winner = conf["configs"][ab["winner"]]
+    assert winner["config"]["normalize"] == "dataset" and winner["config"]["tta_n"] == 4, "the book's TTA recipe won"
+    assert conf["test"] == "paired" and conf["n_pairs"] == 3 and conf["beats_baseline"] is True
+    rows = {r["technique"]: r for r in ab["techniques"]}
+    assert set(rows) == {"normalization", "test-time augmentation"}, ab
+    tta, norm = rows["test-time augmentation"], rows["normalization"]
+    assert tta["evaluation_only"] is True and norm["evaluation_only"] is False and ab["evaluation_only"] == [tta["technique"]]
+    assert tta["contribution"] == pytest.approx(PLANTED["test-time augmentation"], abs=1e-9), "the same models: exact pairs"
+    assert norm["contribution"] == pytest.approx(PLANTED["normalization"], abs=0.004) and norm["shown"] is True
+    assert ab["runs"] == 3 and ab["finished"] == 3  # only normalization's variant trained
+
+    client = MlflowClient(summary["tracking_uri"])
+    exp = client.get_experiment_by_name("tta-ablated")
+    ablation_runs = client.search_runs([exp.experiment_id], filter_string="tags.`xs.kind` = 'ablation'")
+    assert {r.data.tags["xs.ablates"] for r in ablation_runs} == {"normalization"} and len(ablation_runs) == 3
+    # The variant's numbers are MLflow's: the winner's confirmation runs' accuracy without TTA.
+    confirm_runs = client.search_runs([exp.experiment_id], filter_string="tags.`xs.kind` = 'confirmation'")
+    plain = {int(r.data.params["seed"]): r.data.metrics["final_accuracy"] for r in confirm_runs
+             if r.data.params["tta_n"] == "4"}
+    assert sorted(plain) == ab["seeds"]
+    by_seed = {int(k): v for k, v in winner["by_seed"].items()}
+    assert tta["contribution"] == pytest.approx(sum(by_seed[s] - plain[s] for s in ab["seeds"]) / 3, abs=1e-12)

@@ -9,7 +9,7 @@ def test_default_space_seeds_are_the_chapters_recipes():
     spec = default_spec()
     base = to_trial_config(spec, {})
     points = dict(seed_points(spec, base))
-    assert list(points) == ["baseline", "normalized", "progressive", "progressive-tta", "mixup", "label-smoothing"]
+    assert list(points) == ["baseline", "normalized", "progressive", "tta", "mixup", "label-smoothing"]
     baseline = to_trial_config(spec, points["baseline"])
     assert (baseline.normalize, baseline.mixup_alpha, baseline.label_smoothing, baseline.tta_n, baseline.schedule) == (
         "none", 0.0, 0.0, 0, "")
@@ -17,7 +17,8 @@ def test_default_space_seeds_are_the_chapters_recipes():
     assert to_trial_config(spec, points["normalized"]).normalize == "dataset"
     prog = to_trial_config(spec, points["progressive"])
     assert prog.schedule.endswith(":fine_tune") and prog.total_epochs == base.epochs
-    assert to_trial_config(spec, points["progressive-tta"]).tta_n == 4
+    tta = to_trial_config(spec, points["tta"])
+    assert (tta.tta_n, tta.normalize, tta.schedule) == (4, "dataset", "")  # TTA alone on the normalized model
     assert to_trial_config(spec, points["mixup"]).mixup_alpha == 0.4
     assert to_trial_config(spec, points["label-smoothing"]).label_smoothing == 0.1
 
@@ -33,13 +34,13 @@ def test_seeds_keep_only_what_the_space_can_express():
 
 
 def test_a_recipe_is_labelled_by_what_the_space_lets_it_run():
-    """Issue 10: without progressive in the space, the progressive-tta seed ran as plain TTA under its book name."""
+    """Issue 10: a recipe's label names only what the space let it run."""
     spec = spec_from_dict({"name": "photos", "base": {"preset": "tiny"},
                            "search": {"normalize": {"choice": ["none", "imagenet"]}, "tta_n": {"int": [0, 8]},
                                       "tta_beta": {"float": [0.0, 0.5], "when": {"tta_n": {"min": 1}}}}}, source="<t>")
     points = seed_points(spec, to_trial_config(spec, {}))
     labels = [label for label, _ in points]
-    assert labels == ["baseline", "normalized", "tta"]  # no "progressive", no "progressive-tta"
+    assert labels == ["baseline", "normalized", "tta"]  # no "progressive"
     tta = dict(points)["tta"]
     assert tta == {"normalize": "imagenet", "tta_n": 4, "tta_beta": 0.25}
     config = to_trial_config(spec, tta)
@@ -51,5 +52,4 @@ def test_a_recipe_without_any_of_its_techniques_is_left_out():
                            "search": {"normalize": {"choice": ["none", "imagenet"]},
                                       "progressive": {"choice": [False, True]}}}, source="<t>")
     labels = [label for label, _ in seed_points(spec, to_trial_config(spec, {}))]
-    # progressive-tta keeps its progressive half, and so is the progressive recipe again (not repeated)
     assert labels == ["baseline", "normalized", "progressive"]
