@@ -86,8 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--root", default="studies", metavar="DIR", help="folder that holds study folders (default: studies)")
     la.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in the study folder)")
     la.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    la.add_argument("--confirm-top", type=int, metavar="K", help="re-run the top K configurations with fresh seeds (default 3)")
-    la.add_argument("--confirm-seeds", type=int, metavar="S", help="fresh seeds per confirmed configuration (default 3)")
+    la.add_argument("--confirm-top", type=int, metavar="K", help=("re-run the top K configurations with fresh seeds "
+                                                                  "(default: the study file's confirm_top, else 3; the built-in study's is 1)"))
+    la.add_argument("--confirm-seeds", type=int, metavar="S", help=("fresh seeds per confirmed configuration, the same for all of them and "
+                                                                    "the baseline, so runs pair (default: the study file's confirm_seeds, else 3)"))
     la.add_argument("--data-dir", metavar="DIR", help="downloads and decoded caches (default: $XRESNET_STUDY_DATA or ~/.cache/xresnet-study)")
 
     re = sub.add_parser(

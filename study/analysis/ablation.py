@@ -19,7 +19,8 @@ from typing import Any, Iterable, Mapping
 
 from study.analysis.verdict import DEFAULT_LEVEL, holm_correct, paired
 
-__all__ = ["TECHNIQUES", "Contribution", "Variant", "contributions", "order_by_promise", "variants"]
+__all__ = ["EVALUATION_ONLY", "TECHNIQUES", "Contribution", "Variant", "contributions", "needs_training", "order_by_promise",
+           "variants"]
 
 # Each chapter-7 technique as the TrialConfig keys that switch it (fastbook ch. 7's order).
 TECHNIQUES: dict[str, tuple[str, ...]] = {
@@ -31,6 +32,9 @@ TECHNIQUES: dict[str, tuple[str, ...]] = {
     "label smoothing": ("label_smoothing",),
     "test-time augmentation": ("tta_n", "tta_beta", "tta_max"),
 }
+# Techniques that change only how a trained model is evaluated: the winner without one of them is the
+# winner's own models evaluated without it (every run reports its accuracy without TTA), no training.
+EVALUATION_ONLY = frozenset({"test-time augmentation"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ class Variant:
 
     def config(self, winner: Mapping[str, Any]) -> dict[str, Any]:
         return {**winner, **self.changes}
+
+    @property
+    def evaluation_only(self) -> bool:
+        """Only the evaluation differs from the winner's (:data:`EVALUATION_ONLY`): no run to train."""
+        return self.technique in EVALUATION_ONLY
 
 
 def variants(winner: Mapping[str, Any], baseline: Mapping[str, Any]) -> tuple[list[Variant], list[dict[str, str]]]:
@@ -65,6 +74,11 @@ def variants(winner: Mapping[str, Any], baseline: Mapping[str, Any]) -> tuple[li
         out.append(Variant(technique, {k: baseline[k] for k in keys if k in baseline},
                            {k: winner[k] for k in keys if k in winner}))
     return out, skipped
+
+
+def needs_training(winner: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[Variant]:
+    """The variants of ``winner`` an ablation would have to train (the evaluation-only ones need none)."""
+    return [v for v in variants(winner, baseline)[0] if not v.evaluation_only]
 
 
 def order_by_promise(found: Iterable[Variant], outcomes: Iterable[Any]) -> list[Variant]:

@@ -42,12 +42,6 @@ def _winner(confirm: dict[str, Any]) -> tuple[str, dict[str, Any], dict[int, flo
     return best, dict(entry["config"]), {int(k): float(v) for k, v in (entry.get("by_seed") or {}).items()}, plain
 
 
-def _evaluation_only(v: Variant) -> bool:
-    """The variant changes only how the winner's models are evaluated (its TTA settings; a variant changes
-    one technique's keys): it needs no training."""
-    return v.technique == "test-time augmentation"
-
-
 def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Run the winner's variants in what is left of the budget; each technique's paired contribution."""
     from ray import tune
@@ -73,7 +67,7 @@ def run_ablation(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any]
     seeds = sorted(winner_runs)
     if len(seeds) < 2:
         return {"winner": label, "note": f"{label} has {len(seeds)} confirmed seed(s); a paired test needs 2"}
-    free = [v for v in planned if _evaluation_only(v) and set(seeds) <= set(winner_plain)]
+    free = [v for v in planned if v.evaluation_only and set(seeds) <= set(winner_plain)]
     planned = [v for v in planned if v not in free]
     free_runs = {v.technique: (v, {s: winner_plain[s] for s in seeds}) for v in free}
     for v in free:

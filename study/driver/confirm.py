@@ -26,6 +26,13 @@ __all__ = ["run_confirmations"]
 CONFIRM_SEED_OFFSET = 1000  # confirmation seeds: study seed + 1000 + k, never a seed the search used
 
 
+def _ablation_trains(spec: StudySpec, configs: list[dict[str, Any]], baseline: dict[str, Any]) -> bool:
+    """Whether the ablation after this confirmation may have variants to train (so its share is kept)."""
+    from study.analysis.ablation import needs_training
+
+    return spec.budget.ablation_share > 0 and any(needs_training(cfg, baseline) for cfg in configs)
+
+
 def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, baseline: dict[str, Any]) -> dict[str, Any]:
     """Re-run the top K configurations and the baseline with fresh seeds; compare the means."""
     from ray import tune
@@ -52,9 +59,14 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
         for s in range(n_seeds)
         for label, cfg, confirms in entries
     ]
-    end = Deadline(rt.clock, spec.budget.phase_end_s("confirm"))
+    # The ablation's share is kept only for variants it would have to train: when the confirmed
+    # configurations' techniques are evaluation-only (TTA), or the phase is off, the confirmation may use it.
+    phase = "confirm" if _ablation_trains(spec, [cfg for label, cfg, _ in entries[1:]], entries[0][1]) else "ablation"
+    end = Deadline(rt.clock, spec.budget.phase_end_s(phase))
     left = end.time() - time.time()
     restoring = can_restore(rt, "confirm")  # the interrupted phase goes on with the runs it planned
+    if phase == "ablation" and spec.budget.ablation_share > 0:
+        say("confirm: the ablation of these configurations needs no training (TTA only); the confirmation may use its time")
     if left < 5 and not restoring:
         return {"note": f"no time left for the {len(jobs)} confirmation runs; raise --time-budget or confirm_share"}
     model = None if restoring else CostModel.from_outcomes(search.outcomes.values())

@@ -1,11 +1,13 @@
 """The book's recipes, expressed in a study's parameters: the seed trials every study starts with.
 
 Chapter 7 adds one technique at a time to a baseline; a study evaluates those recipes first
-(enqueued in Optuna), so it always contains the baseline it must beat. After the baseline and the
-normalized model, each recipe adds exactly one technique to the normalized model, so that every
-technique is tried once on the same footing. (The book's TTA section evaluates its progressively
-resized model; here TTA is added alone, like mixup and label smoothing, so that its recipe
-measures TTA and not progressive resizing as well; TPE may combine them afterwards.) A recipe is
+(enqueued in Optuna), so it always contains the baseline it must beat. Each recipe is the
+baseline with exactly one technique switched on (one factor at a time), so that every technique is
+tried once on the same footing and its recipe measures that technique alone. (The book stacks
+them: its later sections start from the normalized model, and its TTA section evaluates the
+progressively resized one. Stacked, a recipe's score mixes two techniques; one at a time, the
+confirmation's runs of a recipe and of the baseline on the same seed differ in that technique
+only. TPE combines techniques afterwards.) A recipe is
 restricted to what the study's space can express: a technique the space cannot switch on stays
 off, and the recipe's label then names only the techniques that did make it; a recipe left with
 none of its techniques is the same point as an earlier one and is not repeated.
@@ -43,8 +45,8 @@ def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str,
     """``(label, params)`` for the book's recipes, restricted to what the space can express.
 
     The baseline turns every technique off (no normalization, mixup, smoothing, progressive
-    resizing or TTA) at the base config's learning rate and size; each further recipe adds one
-    technique to the normalized one. A label names the recipe's techniques that the point switches
+    resizing or TTA) at the base config's learning rate and size; each further recipe switches one
+    technique on. A label names the recipe's techniques that the point switches
     on, so it never promises one the space could not express.
     """
     params = {p.name: p for p in spec.params}
@@ -55,10 +57,10 @@ def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str,
     recipes: list[tuple[tuple[str, ...], dict[str, Any]]] = [  # (the techniques it adds, its values)
         ((), {}),
         (("normalized",), {"normalize": norm}),
-        (("progressive",), {"normalize": norm, **progressive}),
-        (("tta",), {"normalize": norm, "tta_n": 4, "tta_beta": 0.25}),
-        (("mixup",), {"normalize": norm, "mixup": True, "mixup_alpha": 0.4}),
-        (("label-smoothing",), {"normalize": norm, "label_smoothing": 0.1}),
+        (("progressive",), progressive),
+        (("tta",), {"tta_n": 4, "tta_beta": 0.25}),
+        (("mixup",), {"mixup": True, "mixup_alpha": 0.4}),
+        (("label-smoothing",), {"label_smoothing": 0.1}),
     ]
     out, seen = [], set()
     for techniques, changes in recipes:

@@ -81,7 +81,7 @@ def test_ablating_tta_needs_no_training_the_winners_models_are_evaluated_without
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv(TRAINABLE_ENV, "study.testing.stand_in:planted_trial")
-    spec = write_study(tmp_path / "spec", small_data, name="tta-ablated", max_trials=4, budget="240s",
+    spec = write_study(tmp_path / "spec", small_data, name="tta-ablated", max_trials=8, budget="240s",
                        search='normalize = { choice = ["none", "dataset"] }\ntta_n = { choice = [0, 4] }\n')
     text = spec.read_text().replace("confirm_seeds = 2", "confirm_seeds = 3").replace("confirm_share = 0.3",
                                                                                       "confirm_share = 0.3\nablation_share = 0.3")
@@ -90,7 +90,7 @@ def test_ablating_tta_needs_no_training_the_winners_models_are_evaluated_without
 
     conf, ab = summary["confirmation"], summary["ablation"]
     winner = conf["configs"][ab["winner"]]
-    assert winner["config"]["normalize"] == "dataset" and winner["config"]["tta_n"] == 4, "the book's TTA recipe won"
+    assert winner["config"]["normalize"] == "dataset" and winner["config"]["tta_n"] == 4, "the planted winner was found"
     assert conf["test"] == "paired" and conf["n_pairs"] == 3 and conf["beats_baseline"] is True
     rows = {r["technique"]: r for r in ab["techniques"]}
     assert set(rows) == {"normalization", "test-time augmentation"}, ab

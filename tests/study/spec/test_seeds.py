@@ -18,9 +18,14 @@ def test_default_space_seeds_are_the_chapters_recipes():
     prog = to_trial_config(spec, points["progressive"])
     assert prog.schedule.endswith(":fine_tune") and prog.total_epochs == base.epochs
     tta = to_trial_config(spec, points["tta"])
-    assert (tta.tta_n, tta.normalize, tta.schedule) == (4, "dataset", "")  # TTA alone on the normalized model
+    assert (tta.tta_n, tta.normalize, tta.schedule) == (4, "none", "")  # TTA alone on the baseline
     assert to_trial_config(spec, points["mixup"]).mixup_alpha == 0.4
     assert to_trial_config(spec, points["label-smoothing"]).label_smoothing == 0.1
+    # One factor at a time: each recipe differs from the baseline in its own technique only.
+    for label, keys in (("normalized", {"normalize"}), ("tta", {"tta_n", "tta_beta"}), ("mixup", {"mixup", "mixup_alpha"}),
+                        ("label-smoothing", {"label_smoothing"})):
+        differing = {k for k, v in points[label].items() if points["baseline"].get(k) != v}
+        assert differing == keys, (label, differing)
 
 
 def test_seeds_keep_only_what_the_space_can_express():
@@ -42,7 +47,7 @@ def test_a_recipe_is_labelled_by_what_the_space_lets_it_run():
     labels = [label for label, _ in points]
     assert labels == ["baseline", "normalized", "tta"]  # no "progressive"
     tta = dict(points)["tta"]
-    assert tta == {"normalize": "imagenet", "tta_n": 4, "tta_beta": 0.25}
+    assert tta == {"normalize": "none", "tta_n": 4, "tta_beta": 0.25}
     config = to_trial_config(spec, tta)
     assert config.schedule == "" and config.tta_n == 4  # what ran: TTA without progressive resizing
 
