@@ -12,9 +12,9 @@ from dashboards.render.style import esc, figure
 __all__ = ["answer_figures", "answer_html"]
 
 TITLE = "The answer"
-HOW = ("The best configuration the search found against the book's baseline; the confirmation re-ran both with fresh "
-       "seeds, and a difference counts only when Welch's t-test at the study's level shows it. The search score of the winner "
-       "is its luckiest draw: the gap to its confirmed mean is the winner's curse.")
+HOW = ("The best configuration the search found against the book's baseline; the confirmation re-ran both on the same fresh "
+       "seeds, and a difference counts only when the paired t-test over those seeds (Welch's without pairs) shows it at the "
+       "study's level. The search score of the winner is its luckiest draw: the gap to its confirmed mean is the winner's curse.")
 
 
 def answer_html(info: AnswerInfo) -> str:

@@ -69,9 +69,9 @@ class Verdict:
             return text + "; difference +0.0000: no configuration beat the baseline on average"
         text += f"; {self.comparison.verdict}"
         if self.beats_baseline:
-            text += ": it beats the baseline"
+            text += " — it beats the baseline"
         elif self.beats_baseline is False:
-            text += ": not shown to beat the baseline"
+            text += " — not shown to beat the baseline"
         w = self.independent
         if w is not None and w.p_value is not None:
             text += f" (Welch's test of the same runs, ignoring the pairing: p = {w.p_value:.2g})"

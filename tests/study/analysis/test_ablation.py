@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from scipy import stats
 
-from study.analysis.ablation import Variant, contributions, order_by_promise, variants
+from study.analysis.ablation import Variant, contributions, needs_training, order_by_promise, variants
 
 BASE = {"normalize": "none", "schedule": "", "size": 32, "presize": 64, "min_scale": 0.75, "mixup_alpha": 0.0,
         "label_smoothing": 0.0, "tta_n": 0, "tta_beta": 0.25, "tta_max": False, "lr": 0.003, "seed": 0}
@@ -74,3 +74,12 @@ def test_one_pair_is_too_few_for_a_test():
     v = Variant("mixup", {"mixup_alpha": 0.0}, {"mixup_alpha": 0.4})
     (c,) = contributions({1: 0.8, 2: 0.7}, {"mixup": (v, {1: 0.6})})
     assert c.n_pairs == 1 and c.p_value is None and c.shown is None and "too few seeds" in c.verdict
+
+
+def test_only_tta_is_evaluation_only_so_a_tta_winner_needs_no_trained_variant():
+    tta_only = {**BASE, "tta_n": 4}
+    assert [v.evaluation_only for v in variants(tta_only, BASE)[0]] == [True]
+    assert needs_training(tta_only, BASE) == []  # the confirmation may use the ablation's share
+    both = {**BASE, "tta_n": 4, "normalize": "dataset"}
+    assert [v.technique for v in needs_training(both, BASE)] == ["normalization"]
+    assert needs_training(BASE, BASE) == []

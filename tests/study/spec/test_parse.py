@@ -50,7 +50,7 @@ def test_default_spec_has_the_chapter():
     # the README demo (issue 12): 10 minutes, 3 fresh seeds for the best and the baseline, an ablation phase
     assert spec.budget.time_s == 600.0
     assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.3, 1, 3)
-    assert spec.budget.ablation_share == 0.3 and spec.level == 0.95
+    assert spec.budget.ablation_share == 0.25 and spec.level == 0.95
     assert [(o.metric, o.direction) for o in spec.objectives] == [("accuracy", "maximize")]
     assert spec.early_stopping.scheduler == "asha" and spec.early_stopping.time_attr == "epoch"
     # the preset is expanded into base, typed
