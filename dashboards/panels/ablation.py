@@ -25,6 +25,7 @@ class AblationRow:
     n_pairs: int
     p_adjusted: float | None = None  # Holm-corrected over the techniques judged together
     shown: bool | None = None  # the contribution differs from 0 at the study's level (None: no test)
+    evaluation_only: bool = False  # read from the winner's own models (TTA off): no run of its own
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def ablation_info(tables: StudyTables) -> AblationInfo:
         rows.append(AblationRow(str(r.get("technique", "?")), float(r["contribution"]), _num(r.get("stderr")),
                                 _num(r.get("ci_low")), _num(r.get("ci_high")), _num(r.get("p_value")),
                                 str(r.get("verdict") or ""), int(r.get("n_pairs") or 0), _num(r.get("p_adjusted")),
-                                r.get("shown") if isinstance(r.get("shown"), bool) else None))
+                                r.get("shown") if isinstance(r.get("shown"), bool) else None,
+                                r.get("evaluation_only") is True))
     if not rows:
         why = str(section["note"]) if section.get("note") else "the ablation phase recorded no technique with a contribution"
         return AblationInfo((), winner, _num(section.get("level")), skipped, reason=why)

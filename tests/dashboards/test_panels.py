@@ -233,3 +233,17 @@ def test_the_answer_compares_the_search_pick_when_the_baseline_had_the_best_conf
     assert info.difference == pytest.approx(-0.01)
     assert info.noise == pytest.approx(math.sqrt(0.05**2 / 2 + 0.05**2 / 2))
     assert info.p_value is None and info.ci is None and info.beats_baseline is False
+
+
+def test_an_evaluation_only_ablation_says_it_read_the_winners_own_models() -> None:
+    from dashboards.render.ablation import ablation_figures, ablation_notes
+
+    row = {"technique": "test-time augmentation", "contribution": 0.09, "stderr": 0.02, "ci_low": 0.01, "ci_high": 0.17,
+           "p_value": 0.036, "verdict": "winner − without test-time augmentation = +0.0900 (...): higher", "n_pairs": 3,
+           "evaluation_only": True, "shown": True}
+    info = ablation_info(tables([], summary={"ablation": {"winner": "w", "level": 0.95, "techniques": [row]}}))
+    assert info.rows[0].evaluation_only is True
+    assert any("own models evaluated without it" in n for n in ablation_notes(info))
+    bar = ablation_figures(info)[0].data[0]
+    assert bar.text[0] == "+9.0 pp · 3 pairs · p = 0.036"  # the numbers on the bar, the sentence in the hover
+    assert bar.customdata[0].startswith("winner − without test-time augmentation = +0.0900 (...):<br>")
