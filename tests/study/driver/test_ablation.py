@@ -27,17 +27,21 @@ def as_param(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def planted_study(small_data: Path, tmp_path: Path, name: str, search: str) -> dict:
+    """A study of the planted stand-in over ``search``: 8 trials, 3 confirmation seeds, an ablation phase, no ASHA."""
+    spec = write_study(tmp_path / "spec", small_data, name=name, max_trials=8, budget="240s", search=search)
+    text = spec.read_text().replace("confirm_seeds = 2", "confirm_seeds = 3").replace("confirm_share = 0.3",
+                                                                                      "confirm_share = 0.3\nablation_share = 0.3")
+    spec.write_text(text.replace('scheduler = "asha"', 'scheduler = "none"'))
+    return launch(LaunchOptions(space=str(spec), root=str(tmp_path / "studies"), status_every_s=1e9))
+
+
 def test_the_ablation_recovers_the_planted_techniques(ray_session, small_data: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv(TRAINABLE_ENV, "study.testing.stand_in:planted_trial")
-    spec = write_study(tmp_path / "spec", small_data, name="ablated", max_trials=8, budget="240s",
-                       search='normalize = { choice = ["none", "dataset"] }\nmixup = { choice = [false, true] }\n')
-    text = spec.read_text().replace("confirm_seeds = 2", "confirm_seeds = 3").replace("confirm_share = 0.3",
-                                                                                      "confirm_share = 0.3\nablation_share = 0.3")
-    spec.write_text(text.replace('scheduler = "asha"', 'scheduler = "none"'))
-    summary = launch(LaunchOptions(space=str(spec), root=str(tmp_path / "studies"), status_every_s=1e9))
+    summary = planted_study(small_data, tmp_path, "ablated", 'normalize = { choice = ["none", "dataset"] }\nmixup = { choice = [false, true] }\n')
 
     conf, ab = summary["confirmation"], summary["ablation"]
     winner = conf["configs"][ab["winner"]]["config"]
@@ -81,12 +85,7 @@ def test_ablating_tta_needs_no_training_the_winners_models_are_evaluated_without
     from mlflow.tracking import MlflowClient
 
     monkeypatch.setenv(TRAINABLE_ENV, "study.testing.stand_in:planted_trial")
-    spec = write_study(tmp_path / "spec", small_data, name="tta-ablated", max_trials=8, budget="240s",
-                       search='normalize = { choice = ["none", "dataset"] }\ntta_n = { choice = [0, 4] }\n')
-    text = spec.read_text().replace("confirm_seeds = 2", "confirm_seeds = 3").replace("confirm_share = 0.3",
-                                                                                      "confirm_share = 0.3\nablation_share = 0.3")
-    spec.write_text(text.replace('scheduler = "asha"', 'scheduler = "none"'))
-    summary = launch(LaunchOptions(space=str(spec), root=str(tmp_path / "studies"), status_every_s=1e9))
+    summary = planted_study(small_data, tmp_path, "tta-ablated", 'normalize = { choice = ["none", "dataset"] }\ntta_n = { choice = [0, 4] }\n')
 
     conf, ab = summary["confirmation"], summary["ablation"]
     winner = conf["configs"][ab["winner"]]
