@@ -86,6 +86,35 @@ def _report_dir(work: Path, ckpt: Path) -> Path:
     return out
 
 
+SCRATCH_PREFIX = "xs-scratch-"  # + "<pid>-<trial id>-<random>": a trial's scratch folder in the temporary directory
+
+
+def _scratch_folder(trial_id: str) -> Path:
+    """A fresh scratch folder for this trial, after removing the ones nothing will clean up any more.
+
+    A trial that ends normally removes its own. One that Tune stops (ASHA pruned it, the phase's
+    deadline came) never runs its ``finally``, and its folder holds a model checkpoint (130 MB for
+    xresnet18): the next trial on this machine removes the folders of this process's earlier trials
+    and of processes that are gone.
+    """
+    tmp = Path(tempfile.gettempdir())
+    for old in tmp.glob(f"{SCRATCH_PREFIX}*"):
+        pid = old.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{trial_id}-"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, not ours to judge
+        return True
+    return True
+
+
 def _open_run(xs: dict[str, Any], job: dict[str, Any], cfg: TrialConfig, searched: dict[str, Any],
               ctx: Any) -> TrialRun | None:
     """The trial's ``TrialRun`` with its params logged; None without MLflow and without a study folder."""
@@ -132,7 +161,7 @@ class TrialReporter:
         cfg = TrialConfig.from_dict(trial)
         searched = {k: v for k, v in config.items() if k not in ("trial", "xs", "job")}
         ctx = tune.get_context()
-        work = Path(tempfile.mkdtemp(prefix=f"xs-{ctx.get_trial_id()}-"))
+        work = _scratch_folder(ctx.get_trial_id())
         try:
             restored = tune.get_checkpoint()
             if restored is not None:

@@ -81,6 +81,9 @@ def test_tiny_study_end_to_end(ray_session, small_data: Path, tmp_path: Path, ca
     assert "study ui e2e" in out
     assert (tmp_path / "studies" / "e2e" / "summary.json").exists()
     _check_records(summary["tracking_uri"], summary, "e2e")
+    # Ended trials keep no model checkpoint (a demo study kept 2.2 GB of them).
+    trial_dirs = [d for d in (tmp_path / "studies" / "e2e" / "ray").glob("*/*") if d.is_dir()]  # ray/<phase>/<trial>
+    assert trial_dirs and not [c for d in trial_dirs for c in d.glob("checkpoint_*")]
 
 
 def test_tracking_over_http_to_a_real_mlflow_server(ray_session, small_data: Path, tmp_path: Path, mlflow_server) -> None:
