@@ -100,11 +100,13 @@ class TrialRecord:
         self.key = key
         self.path = None if folder is None else Path(folder) / f"{safe_name(key)}.jsonl"
         self.files = None if folder is None else Path(folder) / safe_name(key)
+        self.new = False  # True: no attempt of this trial recorded anything before (so none made an MLflow run)
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists():
                 self.state = read_record(self.path)
                 return
+            self.new = True
         self.state = TrialState(key)
 
     def write(self, event: dict[str, Any]) -> None:

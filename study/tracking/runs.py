@@ -94,6 +94,10 @@ class TrialRun:
         self._sent_params: set[str] = set()
         self.logged_steps: set[int] = set()
         self.record = TrialRecord(record_dir, trial_key)
+        # Whether an MLflow run of this trial may exist already: an earlier attempt recorded something
+        # (a record is written before any MLflow call), there is no record to tell, or a call of this
+        # attempt failed (a run created by a request whose answer was lost). If not, no search first.
+        self._run_may_exist = not self.record.new
         self._write({"event": "open", "trial_key": trial_key, "run_name": run_name, "kind": kind,
                      "tags": {k: scrub(str(v)) for k, v in (extra_tags or {}).items()},
                      "parent_run_id": info.parent_run_id if info else None})
@@ -175,6 +179,7 @@ class TrialRun:
             self.last_error = None
         except Exception as e:  # connection refused, timeout, 5xx...: training goes on
             self.behind = True
+            self._run_may_exist = True
             self._retry_at = time.monotonic() + self.retry_after_s
             self.last_error = f"{type(e).__name__}: {e}"
 
@@ -184,7 +189,7 @@ class TrialRun:
         if self.run_id:
             run = self.client.get_run(self.run_id)
         else:
-            run = find_trial_runs(self.client, self.info.experiment_id, self.key).get(self.key)
+            run = find_trial_runs(self.client, self.info.experiment_id, self.key).get(self.key) if self._run_may_exist else None
             if run is None:
                 run = create_trial_run(self.client, self.info.experiment_id, self.info.parent_run_id, self.info.study, state)
             else:

@@ -10,7 +10,10 @@ stand-in measures the real machinery:
 3. ``epoch``: each epoch's metrics to MLflow, then one ``tune.report`` with its checkpoint; the
    last epoch is held back and reported with the final evaluation, so a scheduler sees exactly one
    result per epoch and never stops a trial between its last epoch and its final (TTA) evaluation;
-4. ``final``: final metrics and artifacts to MLflow (closing the run FINISHED), the last report.
+4. ``final``: final metrics and artifacts to MLflow (closing the run FINISHED), the last report,
+   without a checkpoint: an ended trial is never run again, and the driver removes its checkpoints
+   (``study.tune.monitor``), so copying the last one into the study folder would be work thrown away
+   (and, with ``CheckpointConfig(num_to_keep=1)``, one more experiment snapshot Tune forces).
 """
 
 from __future__ import annotations
@@ -191,10 +194,10 @@ class TrialReporter:
 
         if self.run is not None:
             self.run.log_epochs([metrics])
-        checkpoint = tune.Checkpoint.from_directory(str(_report_dir(self.work, ckpt))) if ckpt is not None else None
         if metrics["epoch"] == self.last_epoch:
-            self._held = {"metrics": metrics, "checkpoint": checkpoint}
+            self._held = {"metrics": metrics}  # reported by ``final``, with the final evaluation
             return
+        checkpoint = tune.Checkpoint.from_directory(str(_report_dir(self.work, ckpt))) if ckpt is not None else None
         tune.report({**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: self.run_id},
                     checkpoint=checkpoint)
         if self.xs.get("fault"):
@@ -203,7 +206,7 @@ class TrialReporter:
             maybe_inject_fault(self.xs["fault"], metrics["epoch"])
 
     def final(self, result: ReportedResult) -> None:
-        """Final metrics and artifacts to MLflow (closing the run FINISHED), and the last report to Tune."""
+        """Final metrics and artifacts to MLflow (closing the run FINISHED), and the last report to Tune (no checkpoint)."""
         from ray import tune
 
         final = {
@@ -228,5 +231,4 @@ class TrialReporter:
              RUN_ID_KEY: self.run_id,
              "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU(s) Ray gave this trial
              "device": str(getattr(result, "device", ""))},  # where it trained (cuda, cpu, mps)
-            checkpoint=self._held.get("checkpoint"),
         )

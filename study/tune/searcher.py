@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import time
 from pathlib import Path
@@ -76,6 +77,7 @@ class StudySearch(OptunaSearch):
         self.seed_labels = list(seed_labels or [])  # labels of points_to_evaluate, in order
         points = kwargs.get("points_to_evaluate") or []
         self._seed_by_point = {_point_key(p): label for p, label in zip(points, self.seed_labels)}
+        self._recipe_numbers: dict[int, str] | None = None  # Optuna trial number -> recipe, of the enqueued points
         # time.time() after which no trial may still be running; a Deadline on the study's clock
         # (study.tune.clock) stays right when Tuner.restore brings this searcher back in a later session
         self.deadline = deadline
@@ -128,11 +130,11 @@ class StudySearch(OptunaSearch):
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is None or not self._seed_by_point:
             return None
-        for t in self._optuna_study().get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            if t.number == ot_trial.number:
-                fixed = t.system_attrs.get("fixed_params")
-                return self._seed_by_point.get(_point_key(fixed)) if fixed else None
-        return None
+        if self._recipe_numbers is None:  # asked once (again after a restore), not at every suggestion
+            states = (optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING)
+            found = ((t.number, t.system_attrs.get("fixed_params")) for t in self._optuna_study().get_trials(deepcopy=False, states=states))
+            self._recipe_numbers = {n: self._seed_by_point[k] for n, fixed in found if fixed and (k := _point_key(fixed)) in self._seed_by_point}
+        return self._recipe_numbers.get(ot_trial.number)
 
     # -- resume -----------------------------------------------------------------------------------
     def restore(self, checkpoint_path: str) -> None:
@@ -155,6 +157,7 @@ class StudySearch(OptunaSearch):
                 self._optuna_study().enqueue_trial(fixed)
             self.say(f"search: Optuna trial {t.number} was lost with the driver (started after its last save); "
                      + ("its recipe runs again" if fixed else "recorded as FAIL"))
+        self._recipe_numbers = None  # the recipes enqueued again have new numbers
 
     def _skip(self, trial_id: str, reason: str) -> None:
         import optuna
@@ -218,6 +221,32 @@ def optuna_url(study_dir: Path) -> str:
     return f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
 
 
+_STORAGES: dict[str, tuple[Any, tuple[int, int] | None]] = {}  # url -> (storage, the database file's identity)
+
+
+def _file_id(url: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(url.removeprefix("sqlite:///"))
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _storage(url: str) -> Any:
+    """One ``RDBStorage`` per study database in this process: each new one sets up its engine and
+    checks the schema (about 0.1 s), and the driver asks for the study's several times a phase.
+    A database file that was removed or replaced since gets a new one (open connections would
+    still point at the old file)."""
+    import optuna
+
+    cached = _STORAGES.get(url)
+    if cached is not None and cached[1] is not None and cached[1] == _file_id(url):
+        return cached[0]
+    storage = optuna.storages.RDBStorage(url)
+    _STORAGES[url] = (storage, _file_id(url))
+    return storage
+
+
 def new_search(spec: StudySpec, *, url: str, metric: str | list[str], mode: str | list[str],
                points: list[tuple[str, dict[str, Any]]], deadline: Deadline, say: Callable[[str], None]) -> StudySearch:
     """The search phase's searcher: TPE seeded by the study, the book's recipes first."""
@@ -227,7 +256,7 @@ def new_search(spec: StudySpec, *, url: str, metric: str | list[str], mode: str 
     return StudySearch(
         space=SpaceFunction(spec), metric=metric, mode=mode, points_to_evaluate=[p for _, p in points],
         sampler=optuna.samplers.TPESampler(seed=spec.seed), study_name=spec.name,
-        storage=optuna.storages.RDBStorage(url), deadline=deadline, say=say, seed_labels=[label for label, _ in points],
+        storage=_storage(url), deadline=deadline, say=say, seed_labels=[label for label, _ in points],
     )
 
 
@@ -236,7 +265,7 @@ def count_skipped(url: str, name: str) -> int:
     import optuna
 
     try:
-        study = optuna.load_study(study_name=name, storage=url)
+        study = optuna.load_study(study_name=name, storage=_storage(url))
     except KeyError:
         return 0
     return sum(1 for t in study.get_trials(deepcopy=False) if "xs_skipped" in t.user_attrs)
@@ -247,7 +276,7 @@ def settle_running(url: str, name: str) -> None:
     import optuna
 
     try:
-        study = optuna.load_study(study_name=name, storage=url)
+        study = optuna.load_study(study_name=name, storage=_storage(url))
     except KeyError:
         return
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):

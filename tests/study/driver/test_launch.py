@@ -8,6 +8,7 @@ import pytest
 
 from study.driver.launch import LaunchOptions, launch
 from study.tracking import PARENT, TAG_KIND, TAG_OUTCOME
+from study.tune.monitor import read_outcomes
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
@@ -84,6 +85,9 @@ def test_tiny_study_end_to_end(ray_session, small_data: Path, tmp_path: Path, ca
     # Ended trials keep no model checkpoint (a demo study kept 2.2 GB of them).
     trial_dirs = [d for d in (tmp_path / "studies" / "e2e" / "ray").glob("*/*") if d.is_dir()]  # ray/<phase>/<trial>
     assert trial_dirs and not [c for d in trial_dirs for c in d.glob("checkpoint_*")]
+    # ...and a trial's final report carries none (Tune would copy it into the study folder, only to be removed)
+    finished = [o for o in read_outcomes(tmp_path / "studies" / "e2e" / "trials-search.jsonl").values() if o.outcome == "finished"]
+    assert finished and all("checkpoint_dir_name" in o.result and o.result["checkpoint_dir_name"] is None for o in finished)
 
 
 def test_tracking_over_http_to_a_real_mlflow_server(ray_session, small_data: Path, tmp_path: Path, mlflow_server) -> None:

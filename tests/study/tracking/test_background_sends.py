@@ -68,3 +68,20 @@ def test_a_server_that_does_not_answer_does_not_hold_the_trial(tmp_path: Path) -
         assert run.run_id == "" and run.behind and run.last_error  # given up, to be sent by `study sync`
     finally:
         silent.close()
+
+
+def test_a_first_attempt_makes_its_run_and_a_retry_finds_it_again(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = default_tracking_uri(tmp_path)
+    exp = check_tracking(uri, "retry", artifact_location=(tmp_path / "mlartifacts").as_uri())
+    info = TrackingInfo(uri, exp, start_parent_run(uri, exp, "retry", {}, {}), "retry")
+    first = TrialRun(info, "L/t2", "t2", record_dir=records_dir(tmp_path))
+    assert first.record.new and first.run_id  # nothing recorded before: no run to look for, one made
+    first.log_epochs([{"epoch": 0, "accuracy": 0.1}])
+    again = TrialRun(info, "L/t2", "t2", record_dir=records_dir(tmp_path))  # Ray retried the trial
+    assert not again.record.new and again.run_id == first.run_id
+    again.log_epochs([{"epoch": 0, "accuracy": 0.1}, {"epoch": 1, "accuracy": 0.2}])
+    client = MlflowClient(uri)
+    assert len(client.search_runs([exp], filter_string=f"tags.`{TAG_TRIAL_KEY}` = 'L/t2'")) == 1
+    assert [m.step for m in client.get_metric_history(first.run_id, "accuracy")] == [0, 1]

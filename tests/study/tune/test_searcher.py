@@ -9,7 +9,7 @@ import pytest
 from ray.tune.search import Searcher
 
 from study.spec import spec_from_dict
-from study.tune.searcher import SpaceFunction, StudySearch
+from study.tune.searcher import SEED_KEY, SpaceFunction, StudySearch, _storage, optuna_url
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY
 
 SPEC = spec_from_dict({
@@ -72,3 +72,24 @@ def test_no_trial_started_that_cannot_finish():
     assert any("predicted 12 s > " in line for line in said), said
     skipped = [t for t in s._ot_study.trials if "xs_skipped" in t.user_attrs]
     assert len(skipped) == 1 and skipped[0].state == optuna.trial.TrialState.FAIL
+
+
+def test_the_book_recipes_are_labelled_and_the_searched_trials_are_not():
+    points = [{"lr": 0.005, "mixup": False}, {"lr": 0.002, "mixup": True}]
+    s = _searcher(points_to_evaluate=points, seed_labels=["baseline", "mixup"])
+    first, second, third = s.suggest("a"), s.suggest("b"), s.suggest("c")
+    assert (first[SEED_KEY], second[SEED_KEY]) == ("baseline", "mixup")
+    assert SEED_KEY not in third
+    assert second["lr"] == pytest.approx(0.002) and second["mixup"] is True
+
+
+def test_the_study_storage_is_opened_once_per_database_file(tmp_path):
+    url = optuna_url(tmp_path)
+    first = _storage(url)
+    optuna.create_study(study_name="a", storage=first)
+    assert _storage(url) is first  # no second engine and schema check for the same file
+    (tmp_path / "optuna.db").unlink()  # a study folder removed and made again at the same place
+    again = _storage(url)
+    assert again is not first
+    optuna.create_study(study_name="a", storage=again)  # a fresh file: the name is free again
+    assert [s.study_name for s in optuna.get_all_study_summaries(again)] == ["a"]
