@@ -33,6 +33,17 @@ def _ablation_trains(spec: StudySpec, configs: list[dict[str, Any]], baseline: d
     return spec.budget.ablation_share > 0 and any(needs_training(cfg, baseline) for cfg in configs)
 
 
+def _run_ids(rt: Runtime, trial_ids: list[str]) -> dict[str, str]:
+    """The MLflow run ids of search trials whose report had none (the driver sent their runs: a SQLite store)."""
+    info = rt.common.get("tracking")
+    if not info or not trial_ids:
+        return {}
+    from study.tracking import trial_key, trial_run_ids
+
+    keys = {trial_key(rt.common["launch_id"], t): t for t in trial_ids}
+    return {keys[k]: run_id for k, run_id in trial_run_ids(info["uri"], info["experiment_id"], list(keys)).items()}
+
+
 def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, baseline: dict[str, Any]) -> dict[str, Any]:
     """Re-run the top K configurations and the baseline with fresh seeds; compare the means."""
     from ray import tune
@@ -49,10 +60,11 @@ def run_confirmations(spec: StudySpec, search: SearchOutcome, rt: Runtime, *, ba
         return {"note": "no finished trial to confirm"}
     spec = runtime_spec(spec, rt)
     entries = [("baseline", to_trial_config(spec, baseline).to_dict(), "baseline")]
+    run_ids = _run_ids(rt, [o.trial_id for o in top if not o.result.get(RUN_ID_KEY)])
     for o in top:
         if o.config == entries[0][1]:
             continue  # the baseline itself made the top K
-        entries.append((o.name, o.config, o.result.get(RUN_ID_KEY) or o.name))
+        entries.append((o.name, o.config, o.result.get(RUN_ID_KEY) or run_ids.get(o.trial_id) or o.name))
     # Seed-major order: if the budget runs out, every configuration has the same number of seeds.
     jobs: list[dict[str, Any]] = [
         {"label": label, "trial": {**cfg, "seed": spec.seed + CONFIRM_SEED_OFFSET + s}, "confirms": confirms}

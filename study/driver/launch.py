@@ -206,6 +206,7 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                 from study.driver.summary import print_summary, summarize
                 from study.driver.tuner import Runtime
                 from study.testing.faults import fault_from_env, trainable_from_env
+                from study.tracking.follow import driver_sends
                 from study.tune.searcher import settle_running
                 from study.tune.trainable import TRAINABLE
 
@@ -213,6 +214,7 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                     study_dir=study_dir, clock=clock, slots=slots, cpt=cpt, gpt=gpt,
                     device="cuda" if gpt > 0 else "cpu", threads=max(1, int(cpt)) if gpt == 0 else 0,
                     common={"tracking": tracking.__dict__ if tracking else None, "launch_id": launch_id,
+                            "mlflow_from": "driver" if tracking and driver_sends(tracking.uri) else "trial",
                             "fault": fault_from_env(), "study_dir": str(study_dir.resolve())},
                     tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=trainable_from_env(TRAINABLE),
                 )

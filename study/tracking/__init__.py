@@ -5,12 +5,13 @@ store, the tags, a run closed with its outcome), :mod:`~study.tracking.parent` (
 run, the driver's verdicts), :mod:`~study.tracking.runs` (one nested run per trial, continued on a
 retry), :mod:`~study.tracking.push` (a run made to match its record),
 :mod:`~study.tracking.sender` (the one thread per Ray worker that sends a trial's calls),
+:mod:`~study.tracking.follow` (the driver's sends from the records, for a SQLite store),
 :mod:`~study.tracking.records` (each trial's own fsync'ed record, the source of truth),
 :mod:`~study.tracking.sync` (``study sync``: what MLflow missed), :mod:`~study.tracking.secrets`
 and :mod:`~study.tracking.artifacts`. mlflow itself is imported only when a call is made.
 """
 
-from study.tracking.parent import close_leftover_runs, finish_parent_run, open_parent_run, set_run_outcome, start_parent_run
+from study.tracking.parent import close_leftover_runs, finish_parent_run, open_parent_run, set_run_outcome, start_parent_run, trial_run_ids
 from study.tracking.push import PushCounts, create_trial_run, find_trial_runs, push_trial
 from study.tracking.records import TrialRecord, TrialState, read_record, read_records, record_end, records_dir, trial_key
 from study.tracking.runs import TrialRun
@@ -37,5 +38,5 @@ __all__ = [
     "SyncReport", "TrackingInfo", "TrialRecord", "TrialRun", "TrialState", "check_tracking", "client",
     "close_leftover_runs", "close_run", "create_trial_run", "default_tracking_uri", "find_trial_runs",
     "finish_parent_run", "open_parent_run", "push_trial", "quick_http", "read_record", "read_records", "record_end",
-    "records_dir", "relocate_folder_store", "set_run_outcome", "start_parent_run", "sync_study", "trial_key",
+    "records_dir", "relocate_folder_store", "set_run_outcome", "start_parent_run", "sync_study", "trial_key", "trial_run_ids",
 ]

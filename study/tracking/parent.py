@@ -21,7 +21,7 @@ from study.tracking.store import (
     quick_http,
 )
 
-__all__ = ["close_leftover_runs", "finish_parent_run", "open_parent_run", "set_run_outcome", "start_parent_run"]
+__all__ = ["close_leftover_runs", "finish_parent_run", "open_parent_run", "set_run_outcome", "start_parent_run", "trial_run_ids"]
 
 
 def start_parent_run(
@@ -68,6 +68,19 @@ def set_run_outcome(uri: str, run_id: str, status: str, outcome: str, error: str
         close_run(client, run_id, status, outcome, error)
 
     _driver_call(uri, close)
+
+
+def trial_run_ids(uri: str, experiment_id: str, keys: list[str]) -> dict[str, str]:
+    """``trial key -> run id`` of those of ``keys`` that have a run (one search; {} if the store fails)."""
+    from study.tracking.push import find_trial_runs
+
+    if not keys:
+        return {}
+    try:
+        found = _driver_call(uri, lambda c: find_trial_runs(c, experiment_id))
+    except Exception:  # the closing sync makes the runs; a tag falls back to the trial's name
+        return {}
+    return {k: found[k].info.run_id for k in keys if k in found}
 
 
 def close_leftover_runs(uri: str, experiment_id: str, parent_run_id: str) -> int:

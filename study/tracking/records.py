@@ -57,12 +57,14 @@ class TrialState:
     final_time: int = 0
     artifacts: dict[str, Path | bytes] = field(default_factory=dict)  # name -> file (or content, no folder)
     end: dict[str, Any] | None = None  # {"status", "outcome", "error"}
+    opened_at: int = 0  # ms since the epoch: when the first attempt opened the record
     bad_lines: int = 0
 
     def apply(self, event: dict[str, Any], folder: Path | None = None) -> None:
         kind = event.get("event")
         t = int(event.get("time", 0))
         if kind == "open":
+            self.opened_at = self.opened_at or t
             self.run_name = event.get("run_name") or self.run_name
             self.kind = event.get("kind") or self.kind
             self.tags.update(event.get("tags") or {})

@@ -11,6 +11,9 @@ study folder (``study.tracking.records``); a failed MLflow call only leaves the 
 catches up after ``RETRY_AFTER_S`` (``push_trial``: what the record has and the run has not).
 Whatever is still missing when the trial ends, ``study sync`` sends later.
 
+With a SQLite store a Ray worker's ``TrialRun`` gets no ``info``: it writes only the record, and
+the driver sends it (:mod:`study.tracking.follow`). With a tracking server, the trial sends its own run.
+
 MLflow never makes a trial wait either: in a Ray worker (``TrialRun(background=True)``) the calls
 go, in order, through one sender thread per process (:class:`study.tracking.sender.Sender`), which also pays the first
 ``import mlflow`` and store set-up (seconds) while the trial trains. A worker that exits flushes

@@ -3,7 +3,9 @@
 A Tune ``Callback`` on the driver: it prints a line when a trial starts or ends and a status line
 every few seconds (running / finished / pruned, best so far, budget used), and closes each trial's
 MLflow run with the status it deserves — FINISHED, KILLED (pruned by ASHA or stopped by the
-budget) or FAILED with the error — which a trial stopped from outside cannot do itself.
+budget) or FAILED with the error — which a trial stopped from outside cannot do itself. With a
+SQLite store it also sends the trials' runs from their records (:mod:`study.tracking.follow`):
+the running trials' new epochs every couple of seconds, and each trial's end.
 
 Each outcome is also appended to a journal in the study folder (``trials-<phase>.jsonl``), the
 driver's record of the phase: after ``Tuner.fit`` — or after ``Tuner.restore`` in a resumed
@@ -21,13 +23,17 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ray.tune import Callback
 
 from study.common import interrupt
+from study.tracking.follow import FOLLOW_EVERY_S
 from study.tune.clock import SAVE_EVERY_S, BudgetClock, Deadline
 from study.tune.reporting import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
+
+if TYPE_CHECKING:
+    from study.tracking.follow import RunFollower
 
 __all__ = ["StudyMonitor", "TrialOutcome", "best_of", "count_outcomes", "read_outcomes"]
 
@@ -119,11 +125,18 @@ class StudyMonitor(Callback):
         self._trials: dict[str, Any] = {}
         self._last_status = 0.0
         self._last_save = 0.0
+        self._last_follow = 0.0
+        self._follower: RunFollower | None = None  # sends the trials' runs when the store is SQLite
+        self._since = time.time()  # when this session began (trials opened later are new)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles this callback into its experiment state: the follower's thread and client stay here
+        return {**self.__dict__, "_follower": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Brought back by Tuner.restore in a later session: the journal holds what happened since.
         self.__dict__.update(state)
-        self.running, self._trials = set(), {}
+        self.running, self._trials, self._follower, self._since = set(), {}, None, time.time()
         if self.journal:
             self.outcomes = read_outcomes(Path(self.journal))
 
@@ -159,6 +172,25 @@ class StudyMonitor(Callback):
             text += f"; best {best.objective:.4f} ({best.name})"
         return text
 
+    def _followed(self, trial: Any) -> tuple[RunFollower, str] | None:
+        """The driver's follower and the trial's key, when the driver sends this trial's run (a SQLite store)."""
+        xs = trial.config.get("xs") or {}
+        if not (xs.get("mlflow_from") == "driver" and xs.get("tracking") and xs.get("study_dir") and xs.get("launch_id")):
+            return None
+        if self._follower is None:
+            from study.tracking.follow import RunFollower
+            from study.tracking.store import TrackingInfo
+
+            self._follower = RunFollower(TrackingInfo(**xs["tracking"]), Path(xs["study_dir"]), since=self._since)
+        from study.tracking.records import trial_key
+
+        return self._follower, trial_key(xs["launch_id"], trial.trial_id)
+
+    def flush_runs(self, timeout_s: float = 30.0) -> None:
+        """Wait until the trials' runs hold what their records held so far (the driver sends them)."""
+        if self._follower is not None:
+            self._follower.flush(timeout_s)
+
     @staticmethod
     def _params(trial: Any) -> dict[str, Any]:
         return {k: v for k, v in trial.config.items() if k not in ("trial", "xs", "job", "seed_recipe")}
@@ -183,6 +215,12 @@ class StudyMonitor(Callback):
         if now - self._last_status >= self.status_every_s and self.running:
             self._last_status = now
             self._say(self._status())
+        if now - self._last_follow >= FOLLOW_EVERY_S and self.running:
+            self._last_follow = now
+            for trial_id in sorted(self.running):  # running trials' new epochs to MLflow
+                followed = self._followed(self._trials[trial_id])
+                if followed is not None and followed[0].changed(followed[1]):
+                    followed[0].push(followed[1])
 
     def _finish(self, trial: Any, outcome: str, error: str | None = None) -> None:
         self.running.discard(trial.trial_id)
@@ -193,6 +231,9 @@ class StudyMonitor(Callback):
             trial.trial_id, str(trial), outcome, objective, dict(trial.config.get("trial") or job.get("trial") or {}),
             self._params(trial), result, error, job.get("label"),
         )
+        followed = self._followed(trial)
+        if followed is not None:  # the run id the trial could not report (the driver sends its run)
+            rec.result[RUN_ID_KEY] = result.get(RUN_ID_KEY) or followed[0].run_id(followed[1])
         self.outcomes[trial.trial_id] = rec
         _drop_checkpoints(trial)
         if self.journal:
@@ -206,9 +247,11 @@ class StudyMonitor(Callback):
             # the verdict in the trial's own record too, so `study sync` can tell MLflow if it missed it
             record_end(xs["study_dir"], trial_key(xs["launch_id"], trial.trial_id), status, outcome, error)
         run_id = result.get(RUN_ID_KEY)
+        if followed is not None:  # the driver sends this trial's run: its record now has the end too
+            followed[0].push(followed[1])
         # A finished trial closes its own run (its record has the end, for the closing sync if it
         # could not); the others are closed here with the driver's verdict.
-        if self.tracking_uri and run_id and outcome != "finished":
+        elif self.tracking_uri and run_id and outcome != "finished":
             from study.tracking import set_run_outcome
 
             try:
@@ -243,6 +286,7 @@ class StudyMonitor(Callback):
             self.running.clear()
         else:
             self.close_remaining("budget")
+        self.flush_runs()
         self.clock.save()
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

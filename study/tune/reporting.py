@@ -128,7 +128,9 @@ def _open_run(xs: dict[str, Any], job: dict[str, Any], cfg: TrialConfig, searche
 
     extra = {"xs.confirms": job["confirms"]} if job.get("confirms") else {}
     extra.update({"xs.ablates": job["ablates"]} if job.get("ablates") else {})
-    run = TrialRun(TrackingInfo(**xs["tracking"]) if xs.get("tracking") else None,
+    # With a SQLite store the driver sends the run from the record (study.tracking.follow): no MLflow here
+    sends = xs.get("tracking") and xs.get("mlflow_from") != "driver"
+    run = TrialRun(TrackingInfo(**xs["tracking"]) if sends else None,
                    trial_key=trial_key(xs["launch_id"], ctx.get_trial_id()), run_name=ctx.get_trial_name(),
                    kind=xs.get("kind", "trial"), extra_tags=extra,
                    record_dir=records_dir(Path(xs["study_dir"])) if xs.get("study_dir") else None,
