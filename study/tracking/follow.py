@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from study.tracking.push import create_trial_run, find_trial_runs
-from study.tracking.records import read_record, records_dir, safe_name
+from study.tracking.push import create_trial_run, find_trial_runs, push_trial
+from study.tracking.records import TrialState, read_record, records_dir, safe_name
 from study.tracking.sender import Sender
 from study.tracking.store import RETRY_AFTER_S, TrackingInfo, _log_artifact, client, close_run
 from study.tracking.system import start_system_metrics, stop_system_metrics
@@ -135,15 +135,12 @@ class RunFollower:
             opened_before = not self.since_ms or state.opened_at < self.since_ms
             # a trial of an earlier session (a resumed study) goes on in its run
             run = find_trial_runs(c, self.info.experiment_id, key).get(key) if opened_before else None
-            if run is None:
-                run = create_trial_run(c, self.info.experiment_id, state.parent_run_id or self.info.parent_run_id,
-                                       self.info.study, state)
-            else:
-                followed.params |= set(run.data.params)
-                followed.steps |= {m.step for m in c.get_metric_history(run.info.run_id, "accuracy")}
-                followed.final |= {k.removeprefix("final_") for k in run.data.metrics if k.startswith("final_")}
-                if state.end is None and run.info.status != "RUNNING":
-                    c.update_run(run.info.run_id, status="RUNNING")
+            if run is not None:
+                self._continue(followed, run, state)
+                followed.size = size
+                return
+            run = create_trial_run(c, self.info.experiment_id, state.parent_run_id or self.info.parent_run_id,
+                                   self.info.study, state)
             followed.run_id = run.info.run_id
             followed.system_metrics = start_system_metrics(self.info.uri, followed.run_id)
         run_id = followed.run_id
@@ -168,3 +165,18 @@ class RunFollower:
             close_run(c, run_id, state.end["status"], state.end["outcome"], state.end.get("error"))
             followed.ended = True
         followed.size = size
+
+    def _continue(self, followed: _Followed, run: Any, state: TrialState) -> None:
+        """A run an earlier session made: send what it lacks (asking MLflow what it has: ``push_trial``),
+        then go on from the record as for a run of this session."""
+        if state.end is None and run.info.status != "RUNNING":
+            self._client.update_run(run.info.run_id, status="RUNNING")  # the trial goes on
+        push_trial(self._client, run, state)
+        followed.run_id = run.info.run_id
+        followed.params |= set(state.params)
+        followed.steps |= set(state.epochs)
+        followed.final |= set(state.final)
+        followed.artifacts |= set(state.artifacts)
+        followed.ended = state.end is not None
+        if not followed.ended:
+            followed.system_metrics = start_system_metrics(self.info.uri, followed.run_id)

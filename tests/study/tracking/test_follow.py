@@ -89,6 +89,12 @@ def test_a_resumed_studys_trial_goes_on_in_its_run(tmp_path: Path) -> None:
     assert again.run_id("L/t3") == first.run_id("L/t3")
     client = MlflowClient(info.uri)
     assert [m.step for m in client.get_metric_history(first.run_id("L/t3"), "accuracy")] == [0, 1]
+    trial.log_epochs([{"epoch": 2, "accuracy": 0.3}])
+    trial.end("FINISHED", "finished")
+    again.push("L/t3")  # and from there on, as any run of this session
+    assert again.flush(60)
+    assert [m.step for m in client.get_metric_history(first.run_id("L/t3"), "accuracy")] == [0, 1, 2]
+    assert client.get_run(first.run_id("L/t3")).info.status == "FINISHED"
 
 
 def test_a_store_that_fails_is_retried_later_and_stops_nothing(tmp_path: Path) -> None:
