@@ -25,7 +25,7 @@ from study.common.errors import UsageError
 __all__ = ["LOCAL_HOSTS", "ServerStopped", "check_port", "run_server_process", "stop_on_signals", "warn_if_exposed"]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # SIGINT arrives as KeyboardInterrupt
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # and SIGINT, which raises KeyboardInterrupt as usual
 GRACE_S = 10.0  # s a stopped server gets to exit before SIGKILL
 
 
@@ -64,13 +64,21 @@ def warn_if_exposed(host: str, what: str) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`ServerStopped` in this block (SIGINT raises KeyboardInterrupt)."""
+def stop_on_signals(on_signal: Callable[[str], None] | None = None) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`ServerStopped` in this block (SIGINT raises KeyboardInterrupt).
+
+    ``on_signal(name)`` runs first, in the handler: what must happen even if a library on the way
+    swallows the exception (a bare ``except:`` in code the main thread happens to be running).
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if on_signal is not None:
+            on_signal(signal.Signals(signum).name)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise ServerStopped(signum)
 
-    saved = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         yield
     finally:
@@ -104,12 +112,31 @@ def run_server_process(cmd: list[str], health_url: str, on_ready: Callable[[], N
     """Run ``cmd`` in its own process group until it exits or a stop signal comes; ``on_ready`` once ``health_url`` answers.
 
     Exit status: the server's own when it ends by itself (2 when it ends before answering), 0 when stopped by a signal.
+    A signal sends SIGTERM to the server's group at once, from the handler, and is remembered: should its
+    exception be lost on the way, the server still ends, and so does this wait.
     """
-    with stop_on_signals():
+    stopped: list[str] = []
+    proc: subprocess.Popen[bytes] | None = None
+
+    def on_signal(name: str) -> None:
+        if not stopped and proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        stopped.append(name)
+
+    def stop() -> int:
+        assert proc is not None
+        print(f"\nstopping the server ({stopped[0] if stopped else 'SIGINT'})", file=sys.stderr, flush=True)
+        _stop_group(proc)
+        return 0
+
+    with stop_on_signals(on_signal):
         proc = subprocess.Popen(cmd, start_new_session=True)
         try:
             deadline = time.monotonic() + start_timeout_s
             while not _answers(health_url):
+                if stopped:
+                    return stop()
                 if proc.poll() is not None:
                     print(f"error: the server exited (status {proc.returncode}) before it answered on {health_url}",
                           file=sys.stderr)
@@ -119,13 +146,16 @@ def run_server_process(cmd: list[str], health_url: str, on_ready: Callable[[], N
                     _stop_group(proc)
                     return 2
                 time.sleep(0.3)
-            on_ready()
-            return proc.wait()
-        except (KeyboardInterrupt, ServerStopped) as e:
-            name = e.args[0] if isinstance(e, ServerStopped) else "SIGINT"
-            print(f"\nstopping the server ({name})", file=sys.stderr, flush=True)
-            _stop_group(proc)
-            return 0
+            if not stopped:
+                on_ready()
+            while not stopped:
+                try:
+                    return proc.wait(timeout=1.0)
+                except subprocess.TimeoutExpired:
+                    pass
+            return stop()
+        except (KeyboardInterrupt, ServerStopped):
+            return stop()
         finally:
             if proc.poll() is None:  # any other exception: never leave the server behind
                 _stop_group(proc)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from study.common.errors import UsageError
@@ -18,6 +21,12 @@ def server_command(tracking_uri: str, artifacts: Path | None, host: str, port: i
     if artifacts is not None:
         cmd += ["--artifacts-destination", artifacts.resolve().as_uri()]
     return cmd
+
+
+def _experiment_id(base: str, experiment: str) -> str:
+    query = urllib.parse.urlencode({"experiment_name": experiment})
+    with urllib.request.urlopen(f"{base}/api/2.0/mlflow/experiments/get-by-name?{query}", timeout=10) as r:
+        return str(json.load(r)["experiment"]["experiment_id"])
 
 
 def serve(name: str | None, *, root: str, host: str, port: int) -> int:
@@ -42,14 +51,14 @@ def serve(name: str | None, *, root: str, host: str, port: int) -> int:
 
     def ready() -> None:
         print(f"MLflow UI for study {d.name!r}: {base}   (Ctrl-C stops it)", flush=True)
-        try:
-            from study.tracking.display import ui_links
-
-            links = ui_links(uri, base, meta["name"], meta.get("parent_run_id"))
-        except Exception as e:  # noqa: BLE001 -- the server is up; only the deep links are missing
+        try:  # asked of the server itself: no mlflow import, no second client on its database
+            experiment_id = _experiment_id(base, meta["name"])
+        except (OSError, ValueError, KeyError) as e:  # the server is up; only the deep links are missing
             print(f"  (no direct links: {type(e).__name__}: {e})", flush=True)
             return
-        for what, url in links:
+        from study.tracking.display import ui_links
+
+        for what, url in ui_links(base, experiment_id, meta.get("parent_run_id")):
             print(f"  {what + ':':12s}{url}", flush=True)
 
     print(f"study ui: starting mlflow server for study {d.name!r}...", flush=True)

@@ -71,12 +71,9 @@ def log_dataset_inputs(uri: str, experiment_id: str, parent_run_id: str, dataset
     return n
 
 
-def ui_links(uri: str, base_url: str, experiment: str, parent_run_id: str | None) -> list[tuple[str, str]]:
+def ui_links(base_url: str, experiment_id: str, parent_run_id: str | None) -> list[tuple[str, str]]:
     """(what, URL) of the study's pages in an MLflow UI at ``base_url``: its runs, its parent run, the dashboard."""
-    exp = client(uri).get_experiment_by_name(experiment)
-    if exp is None:
-        return []
-    runs = f"{base_url}/#/experiments/{exp.experiment_id}/runs"
+    runs = f"{base_url}/#/experiments/{experiment_id}/runs"
     links = [("runs", runs)]
     if parent_run_id:
         links += [("parent run", f"{runs}/{parent_run_id}"),

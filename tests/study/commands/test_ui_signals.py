@@ -68,6 +68,68 @@ def test_ui_stops_its_server_and_all_its_children_on(sig: signal.Signals, tmp_pa
         _kill_all(proc, groups)
 
 
+def test_ui_stopped_while_its_server_starts_leaves_nothing_behind(tmp_path: Path) -> None:
+    """SIGTERM as soon as `mlflow server` exists, before it answers (CI once sent it this early)."""
+    root = tmp_path / "studies"
+    make_study(root, "demo")
+    port = free_port()
+    log = tmp_path / "ui.log"
+    proc = _start(["ui", "demo", "--root", str(root), "--port", str(port)], log)
+    groups: list[int] = []
+    try:
+        wait_for(lambda: children(proc.pid) or proc.poll() is not None, 90, "mlflow server to be started")
+        (server,) = children(proc.pid)
+        groups.append(_stat(server)[2])  # type: ignore[index]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+        assert "stopping the server (SIGTERM)" in log.read_text()
+        assert wait_for(lambda: not group_members(groups[0]), 20, "the server's processes to end")
+        assert not healthy(port)
+    finally:
+        _kill_all(proc, groups)
+
+
+SWALLOWING = """
+import sys, time
+from study.commands.serving import run_server_process
+
+def on_ready():  # a library that swallows every exception, the signal's among them, for a while
+    print("ready", flush=True)
+    end = time.monotonic() + 4
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.05)
+        except BaseException:
+            print("swallowed", flush=True)
+
+port = sys.argv[1]
+cmd = [sys.executable, "-m", "http.server", port, "--bind", "127.0.0.1"]
+sys.exit(run_server_process(cmd, f"http://127.0.0.1:{port}/", on_ready))
+"""
+
+
+def test_a_signal_whose_exception_a_library_swallows_still_stops_the_server(tmp_path: Path) -> None:
+    script = tmp_path / "swallowing.py"
+    script.write_text(SWALLOWING)
+    port = free_port()
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                cwd=Path(__file__).parents[3], start_new_session=True)
+    groups: list[int] = []
+    try:
+        wait_for(lambda: "ready" in log.read_text() or proc.poll() is not None, 60, "the server to answer")
+        (server,) = children(proc.pid)
+        groups.append(_stat(server)[2])  # type: ignore[index]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+        text = log.read_text()
+        assert "swallowed" in text and "stopping the server (SIGTERM)" in text, text
+        assert wait_for(lambda: not group_members(groups[0]), 20, "the server to end")
+    finally:
+        _kill_all(proc, groups)
+
+
 def test_a_taken_port_is_exit_2_before_any_address(tmp_path: Path) -> None:
     root = tmp_path / "studies"
     make_study(root, "demo")

@@ -85,7 +85,13 @@ def test_a_moved_study_folder_is_used_where_it_is_now(finished, tmp_path: Path) 
                 assert r.read().decode().startswith("epoch"), "the moved folder's artifacts are served"
         finally:
             os.killpg(ui.pid, signal.SIGTERM)
-            ui.wait(timeout=30)
+            try:
+                said, _ = ui.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(ui.pid, signal.SIGKILL)
+                said, _ = ui.communicate()
+                raise AssertionError(f"study ui did not stop within 30 s of SIGTERM; it said:\n{said.decode()}") from None
+        assert ui.returncode == 0 and b"stopping the server (SIGTERM)" in said, said.decode()
         assert not folder.exists(), "study ui re-created the old folder"
     finally:
         gone.rename(folder)
