@@ -64,16 +64,17 @@ def warn_if_exposed(host: str, what: str) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signals(on_signal: Callable[[str], None] | None = None) -> Iterator[None]:
+def stop_on_signals(on_signal: Callable[[str], bool] | None = None) -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`ServerStopped` in this block (SIGINT raises KeyboardInterrupt).
 
     ``on_signal(name)`` runs first, in the handler: what must happen even if a library on the way
-    swallows the exception (a bare ``except:`` in code the main thread happens to be running).
+    swallows the exception (a bare ``except:`` in code the main thread happens to be running). It
+    returns whether to raise (not for a second Ctrl-C while the server is being stopped).
     """
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        if on_signal is not None:
-            on_signal(signal.Signals(signum).name)
+        if on_signal is not None and not on_signal(signal.Signals(signum).name):
+            return
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise ServerStopped(signum)
@@ -113,16 +114,19 @@ def run_server_process(cmd: list[str], health_url: str, on_ready: Callable[[], N
 
     Exit status: the server's own when it ends by itself (2 when it ends before answering), 0 when stopped by a signal.
     A signal sends SIGTERM to the server's group at once, from the handler, and is remembered: should its
-    exception be lost on the way, the server still ends, and so does this wait.
+    exception be lost on the way, the server still ends, and so does this wait. A second signal
+    (Ctrl-C again) kills the group at once instead of waiting out the grace period.
     """
     stopped: list[str] = []
     proc: subprocess.Popen[bytes] | None = None
 
-    def on_signal(name: str) -> None:
-        if not stopped and proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+    def on_signal(name: str) -> bool:
+        first = not stopped
         stopped.append(name)
+        if proc is not None:  # the first signal asks the server to stop; another one insists
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM if first else signal.SIGKILL)
+        return first
 
     def stop() -> int:
         assert proc is not None

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_ui_stopped_while_its_server_starts_leaves_nothing_behind(tmp_path: Path
         _kill_all(proc, groups)
 
 
-SWALLOWING = """
+SERVING = """
 import sys, time
 from study.commands.serving import run_server_process
 
@@ -102,29 +103,59 @@ def on_ready():  # a library that swallows every exception, the signal's among t
         except BaseException:
             print("swallowed", flush=True)
 
-port = sys.argv[1]
-cmd = [sys.executable, "-m", "http.server", port, "--bind", "127.0.0.1"]
-sys.exit(run_server_process(cmd, f"http://127.0.0.1:{port}/", on_ready))
+port, mode = sys.argv[1], sys.argv[2]
+serve = f"import runpy, signal, sys; sys.argv = ['http.server', '{port}', '--bind', '127.0.0.1']; "
+if mode == "stubborn":  # a server that ignores SIGTERM
+    serve += "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+cmd = [sys.executable, "-c", serve + "runpy.run_module('http.server', run_name='__main__')"]
+sys.exit(run_server_process(cmd, f"http://127.0.0.1:{port}/", on_ready if mode == "swallow" else lambda: print("ready", flush=True)))
 """
 
 
-def test_a_signal_whose_exception_a_library_swallows_still_stops_the_server(tmp_path: Path) -> None:
-    script = tmp_path / "swallowing.py"
-    script.write_text(SWALLOWING)
+def _run_script(tmp_path: Path, mode: str) -> tuple[subprocess.Popen, Path, int]:
+    script = tmp_path / "server.py"
+    script.write_text(SERVING)
     port = free_port()
     log = tmp_path / "server.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([sys.executable, str(script), str(port), mode], stdout=out, stderr=subprocess.STDOUT,
                                 cwd=Path(__file__).parents[3], start_new_session=True)
+    wait_for(lambda: "ready" in log.read_text() or proc.poll() is not None, 60, "the server to answer")
+    return proc, log, port
+
+
+def test_a_signal_whose_exception_a_library_swallows_still_stops_the_server(tmp_path: Path) -> None:
+    proc, log, _ = _run_script(tmp_path, "swallow")
     groups: list[int] = []
     try:
-        wait_for(lambda: "ready" in log.read_text() or proc.poll() is not None, 60, "the server to answer")
         (server,) = children(proc.pid)
         groups.append(_stat(server)[2])  # type: ignore[index]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
         text = log.read_text()
         assert "swallowed" in text and "stopping the server (SIGTERM)" in text, text
+        assert wait_for(lambda: not group_members(groups[0]), 20, "the server to end")
+    finally:
+        _kill_all(proc, groups)
+
+
+def test_a_second_ctrl_c_kills_a_server_that_ignores_sigterm_at_once(tmp_path: Path) -> None:
+    from study.commands.serving import GRACE_S
+
+    proc, log, port = _run_script(tmp_path, "stubborn")
+    groups: list[int] = []
+    try:
+        (server,) = children(proc.pid)
+        groups.append(_stat(server)[2])  # type: ignore[index]
+        proc.send_signal(signal.SIGINT)
+        wait_for(lambda: "stopping the server" in log.read_text(), 10, "the first stop")
+        time.sleep(1.0)
+        assert proc.poll() is None and group_members(groups[0]), "the stubborn server is waited for, up to GRACE_S"
+        second = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+        assert time.monotonic() - second < GRACE_S / 2, "the second Ctrl-C did not cut the grace period short"
+        assert "Traceback" not in log.read_text(), log.read_text()
         assert wait_for(lambda: not group_members(groups[0]), 20, "the server to end")
     finally:
         _kill_all(proc, groups)
