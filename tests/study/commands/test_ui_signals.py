@@ -31,6 +31,20 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
         return subprocess.Popen([str(STUDY), *args], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _start_ui(tmp_path: Path) -> tuple[subprocess.Popen, Path, int]:
+    """`study ui` on a new study, in a session of its own: (process, its log, its port)."""
+    root = tmp_path / "studies"
+    make_study(root, "demo")
+    port = free_port()
+    log = tmp_path / "ui.log"
+    return _start(["ui", "demo", "--root", str(root), "--port", str(port)], log), log, port
+
+
+def _server_group(proc: subprocess.Popen) -> int:
+    (server,) = children(proc.pid)
+    return _stat(server)[2]  # type: ignore[index]
+
+
 def _kill_all(proc: subprocess.Popen, groups: list[int]) -> None:
     import os
 
@@ -44,17 +58,12 @@ def _kill_all(proc: subprocess.Popen, groups: list[int]) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_ui_stops_its_server_and_all_its_children_on(sig: signal.Signals, tmp_path: Path) -> None:
-    root = tmp_path / "studies"
-    make_study(root, "demo")
-    port = free_port()
-    log = tmp_path / "ui.log"
-    proc = _start(["ui", "demo", "--root", str(root), "--port", str(port)], log)
+    proc, log, port = _start_ui(tmp_path)
     groups: list[int] = []
     try:
         wait_for(lambda: "MLflow UI for study 'demo'" in log.read_text() or proc.poll() is not None, 90, "the address")
         assert proc.poll() is None, log.read_text()
-        (server,) = children(proc.pid)
-        groups.append(_stat(server)[2])  # type: ignore[index]
+        groups.append(_server_group(proc))
         members = group_members(groups[0])
         assert len(members) >= 2, members  # mlflow server and its uvicorn (and job runners): children to stop too
         proc.send_signal(sig)
@@ -71,16 +80,11 @@ def test_ui_stops_its_server_and_all_its_children_on(sig: signal.Signals, tmp_pa
 
 def test_ui_stopped_while_its_server_starts_leaves_nothing_behind(tmp_path: Path) -> None:
     """SIGTERM as soon as `mlflow server` exists, before it answers (CI once sent it this early)."""
-    root = tmp_path / "studies"
-    make_study(root, "demo")
-    port = free_port()
-    log = tmp_path / "ui.log"
-    proc = _start(["ui", "demo", "--root", str(root), "--port", str(port)], log)
+    proc, log, port = _start_ui(tmp_path)
     groups: list[int] = []
     try:
         wait_for(lambda: children(proc.pid) or proc.poll() is not None, 90, "mlflow server to be started")
-        (server,) = children(proc.pid)
-        groups.append(_stat(server)[2])  # type: ignore[index]
+        groups.append(_server_group(proc))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
         assert "stopping the server (SIGTERM)" in log.read_text()
@@ -128,8 +132,7 @@ def test_a_signal_whose_exception_a_library_swallows_still_stops_the_server(tmp_
     proc, log, _ = _run_script(tmp_path, "swallow")
     groups: list[int] = []
     try:
-        (server,) = children(proc.pid)
-        groups.append(_stat(server)[2])  # type: ignore[index]
+        groups.append(_server_group(proc))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
         text = log.read_text()
@@ -145,8 +148,7 @@ def test_a_second_ctrl_c_kills_a_server_that_ignores_sigterm_at_once(tmp_path: P
     proc, log, port = _run_script(tmp_path, "stubborn")
     groups: list[int] = []
     try:
-        (server,) = children(proc.pid)
-        groups.append(_stat(server)[2])  # type: ignore[index]
+        groups.append(_server_group(proc))
         proc.send_signal(signal.SIGINT)
         wait_for(lambda: "stopping the server" in log.read_text(), 10, "the first stop")
         time.sleep(1.0)
