@@ -74,6 +74,8 @@ def _meta_lines(tables: StudyTables) -> list[str]:
              + f" · objectives: {', '.join(m.objectives)}",
              f"search trials: {shown or 'none'} · confirmation runs: {len(tables.phase('confirm'))}"
              + f" · written {time.strftime('%Y-%m-%d %H:%M:%S')}"]
+    if m.test_hooks:
+        lines.insert(0, f"TEST HOOKS ON ({m.test_hooks}): this study ran a test's stand-in or fault; its numbers are not measurements")
     return lines + [f"note: {n}" for n in tables.notes]
 
 

@@ -3,9 +3,10 @@
 The trial records (``records/*.jsonl``) are the source of truth — the dashboard works while
 MLflow is down, and shows whatever exists of a study that is still running or was interrupted.
 The outcome journals (``trials-<phase>.jsonl``) add the driver's verdict, ``summary.json`` the
-study's answer, ``optuna.db`` the sampler's view (for importance and the trials not started),
-``study.json``, ``study.toml`` and ``budget.json`` what the study is and its clock. Any of them
-but ``study.json`` may be missing; what cannot be read becomes a note, never an error.
+study's answer (``confirm.json`` the confirmation's, before there is a summary), ``optuna.db``
+the sampler's view (for importance and the trials not started), ``study.json``, ``study.toml``
+and ``budget.json`` what the study is and its clock. Any of them but ``study.json`` may be
+missing; what cannot be read becomes a note, never an error.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def load_study(study_dir: str | Path) -> StudyTables:
     journals = {phase: _journal(folder / f"trials-{phase}.jsonl") for phase in ("search", "confirm")}
     trials = _trials(folder, journals, meta.phase, notes)
     summary = _json(folder / "summary.json", notes)
+    confirmation = _json(folder / "confirm.json", notes)  # the phase's outcome, before the study has a summary
     optuna_rows = _optuna(folder / "optuna.db", meta.name, notes)
-    return StudyTables(meta=meta, trials=tuple(trials), optuna=tuple(optuna_rows), summary=summary, notes=tuple(notes))
+    return StudyTables(meta=meta, trials=tuple(trials), optuna=tuple(optuna_rows), summary=summary,
+                       confirmation=confirmation if isinstance(confirmation, dict) else None, notes=tuple(notes))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -63,6 +66,7 @@ def _study_record(folder: Path) -> dict[str, Any]:
 def _meta(folder: Path, record: dict[str, Any], notes: list[str]) -> StudyMeta:
     from study.common.folder import tracking_uri_of
     from study.spec import Budget
+    from study.spec import StudySpec as Spec
 
     spec = _toml(folder / "study.toml", notes)
     budget = _dict(spec.get("budget"))
@@ -87,7 +91,14 @@ def _meta(folder: Path, record: dict[str, Any], notes: list[str]) -> StudyMeta:
         spent_s=float(clock["spent_s"]) if _number(clock.get("spent_s")) else None,
         parent_run_id=record.get("parent_run_id"),
         tracking_uri=tracking_uri_of(folder, record),
+        level=_level(_dict(spec.get("objective")).get("level"), Spec.level),
+        test_hooks=str(record["test_hooks"]) if record.get("test_hooks") else None,
     )
+
+
+def _level(x: Any, default: float) -> float:
+    """The study file's confidence level, when it is a number in [0.5, 1)."""
+    return float(x) if _number(x) and 0.5 <= float(x) < 1 else default
 
 
 # ------------------------------------------------------------------------------------------------
@@ -147,7 +158,7 @@ def _trial(trial_id: str, phase: str, journal: dict[str, Any] | None, state: Any
     config = _dict(journal.get("config")) or config
     final = dict(state.final) if state is not None and state.final else {
         k: float(result[k]) for k in ("accuracy", "accuracy_tta", "top5", "train_seconds", "infer_ms_per_image",
-                                      "infer_ms_per_image_plain", "cost", "objective")
+                                      "infer_ms_per_image_tta", "cost", "objective")
         if result.get("xs_finished") and _number(result.get(k))}
     epochs = tuple(_epoch(step, m) for step, m in sorted(state.epochs.items())) if state is not None else ()
     objective = journal.get("objective")

@@ -72,7 +72,7 @@ class StudyMeta:
 
     name: str
     folder: Path
-    phase: str  # starting | search | confirm | done
+    phase: str  # starting, a phase of study.driver.phases.PHASES while it runs, or done
     budget_s: float  # s, the study's whole wall clock
     confirm_share: float  # share of budget_s kept for the confirmation phase
     ablation_share: float = 0.0  # share of budget_s kept for the ablation phase
@@ -84,6 +84,8 @@ class StudyMeta:
     spent_s: float | None = None  # s of budget spent so far (budget.json)
     parent_run_id: str | None = None  # the MLflow parent run
     tracking_uri: str | None = None
+    level: float = 0.95  # the study file's [objective] level: the confidence level of its verdicts
+    test_hooks: str | None = None  # a test's stand-in or fault ran this study: its numbers are not measurements
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class StudyTables:
     trials: tuple[Trial, ...] = ()
     optuna: tuple[OptunaTrial, ...] = ()
     summary: dict[str, Any] | None = None  # summary.json (None while the study runs or after an interruption)
+    confirmation: dict[str, Any] | None = None  # confirm.json: the confirmation's outcome, once that phase has ended
     notes: tuple[str, ...] = ()  # what could not be read, in words
 
     def phase(self, phase: str) -> list[Trial]:

@@ -4,9 +4,7 @@ study ran an ablation phase (``summary.json["ablation"]``: ``{"winner", "seeds",
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from dashboards.tables import StudyTables
 
@@ -37,31 +35,22 @@ class AblationInfo:
     reason: str | None = None
 
 
-def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
-
-
 def ablation_info(tables: StudyTables) -> AblationInfo:
+    """The ablation's rows as the phase judged them (:class:`study.analysis.outcomes.AblationOutcome`)."""
+    from study.analysis.outcomes import AblationOutcome
+
     raw = (tables.summary or {}).get("ablation")
     if raw is None:
         why = "the study has no summary yet" if tables.summary is None else "this study ran no ablation phase"
         return AblationInfo((), reason=why)
-    section = raw if isinstance(raw, dict) else {"techniques": raw}
-    items = section.get("techniques") or []
-    if not isinstance(items, list):
-        return AblationInfo((), reason=f"summary.json's ablation has no list of techniques (got {type(items).__name__})")
-    skipped = tuple(f"{s.get('technique')}: {s.get('reason')}" for s in section.get("skipped") or [] if isinstance(s, dict))
-    winner = str(section["winner"]) if section.get("winner") else None
-    rows = []
-    for r in items:
-        if not isinstance(r, dict) or _num(r.get("contribution")) is None:
-            continue
-        rows.append(AblationRow(str(r.get("technique", "?")), float(r["contribution"]), _num(r.get("stderr")),
-                                _num(r.get("ci_low")), _num(r.get("ci_high")), _num(r.get("p_value")),
-                                str(r.get("verdict") or ""), int(r.get("n_pairs") or 0), _num(r.get("p_adjusted")),
-                                r.get("shown") if isinstance(r.get("shown"), bool) else None,
-                                r.get("evaluation_only") is True))
+    if isinstance(raw, dict) and raw.get("techniques") is not None and not isinstance(raw.get("techniques"), list):
+        return AblationInfo((), reason=f"summary.json's ablation has no list of techniques (got {type(raw['techniques']).__name__})")
+    outcome = AblationOutcome.from_dict(raw, tables.meta.level)
+    skipped = tuple(f"{s['technique']}: {s['reason']}" for s in outcome.skipped)
+    level = outcome.level if isinstance(raw, dict) and raw.get("level") is not None else None
+    rows = tuple(AblationRow(c.technique, c.contribution, c.stderr, c.ci_low, c.ci_high, c.p_value, c.verdict, c.n_pairs,
+                             c.p_adjusted, c.shown, c.evaluation_only) for c in outcome.techniques)
     if not rows:
-        why = str(section["note"]) if section.get("note") else "the ablation phase recorded no technique with a contribution"
-        return AblationInfo((), winner, _num(section.get("level")), skipped, reason=why)
-    return AblationInfo(tuple(sorted(rows, key=lambda r: -r.contribution)), winner, _num(section.get("level")), skipped)
+        why = outcome.note or "the ablation phase recorded no technique with a contribution"
+        return AblationInfo((), outcome.winner, level, skipped, reason=why)
+    return AblationInfo(tuple(sorted(rows, key=lambda r: -r.contribution)), outcome.winner, level, skipped)

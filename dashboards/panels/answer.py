@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboards.tables import StudyTables, Trial
+
+if TYPE_CHECKING:
+    from study.analysis.outcomes import ConfirmedConfig
 
 __all__ = ["AnswerInfo", "Confirmed", "answer_info"]
 
@@ -58,25 +61,24 @@ def _baseline_search(tables: StudyTables) -> Trial | None:
     return next((t for t in tables.finished("search") if t.seed_recipe == "baseline"), None)
 
 
-def _confirmed_from_trials(tables: StudyTables) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[float]] = {}
-    seeds: dict[str, dict[str, float]] = {}
+def _confirmed_from_trials(tables: StudyTables) -> dict[str, ConfirmedConfig]:
+    """The confirmation runs finished so far, by configuration (a study still running: no verdict yet)."""
+    from study.analysis.outcomes import ConfirmedConfig
+
+    values: dict[str, list[float]] = {}
+    seeds: dict[str, dict[int, float]] = {}
     for t in tables.finished("confirm"):
         if t.label is not None and t.objective is not None:
-            groups.setdefault(t.label, []).append(t.objective)
+            values.setdefault(t.label, []).append(t.objective)
             if isinstance(t.config.get("seed"), int):
-                seeds.setdefault(t.label, {})[str(t.config["seed"])] = t.objective
-    out = {}
-    for label, values in groups.items():
-        mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
-        out[label] = {"mean": mean, "std": std, "n": len(values), "values": values, "by_seed": seeds.get(label, {})}
-    return out
+                seeds.setdefault(t.label, {})[int(t.config["seed"])] = t.objective
+    return {label: ConfirmedConfig(label, tuple(vs), seeds.get(label, {})) for label, vs in values.items()}
 
 
 def answer_info(tables: StudyTables) -> AnswerInfo:
-    """The numbers of the answer panel, from ``summary.json`` when the study wrote one, else from the trials so far."""
-    from study.analysis.confirm import ConfigSummary, from_summary, verdict
+    """The numbers of the answer panel: the verdict as the confirmation phase decided it (``summary.json``),
+    or, while the study has no summary, the confirmation runs so far without a verdict."""
+    from study.analysis.outcomes import ConfirmOutcome
 
     summary = tables.summary or {}
     search = {t.name: t for t in tables.phase("search")}
@@ -95,41 +97,37 @@ def answer_info(tables: StudyTables) -> AnswerInfo:
     base_name = base_rec["name"] if base_rec else (base.name if base else None)
     base_obj = _num(base_rec.get("objective")) if base_rec else (base.objective if base else None)
 
-    conf = summary.get("confirmation") if isinstance(summary.get("confirmation"), dict) else None
-    configs = (conf or {}).get("configs") if conf else None
-    if not isinstance(configs, dict):
-        configs = _confirmed_from_trials(tables)
-    confirmed: list[Confirmed] = []
-    for label, c in configs.items():
-        values = tuple(float(v) for v in c.get("values") or [] if _num(v) is not None)
-        mean = _num(c.get("mean"))
-        if mean is None:
-            continue
-        score = base_obj if label == "baseline" else (search[label].objective if label in search else None)
-        confirmed.append(Confirmed(label, mean, _num(c.get("std")), int(c.get("n") or len(values)), values, score))
+    level = _num(summary.get("level")) or tables.meta.level
+    recorded = summary.get("confirmation") if tables.summary is not None else tables.confirmation
+    outcome = ConfirmOutcome.from_dict(recorded, level) if recorded is not None or tables.summary is not None else None
+    configs = outcome.configs if outcome is not None else _confirmed_from_trials(tables)
+    confirmed = [Confirmed(label, c.mean, _num(c.std), c.n, c.values,
+                           base_obj if label == "baseline" else (search[label].objective if label in search else None))
+                 for label, c in configs.items() if _num(c.mean) is not None]
     confirmed.sort(key=lambda c: (c.label == "baseline", c.label != best_name, -c.mean))
 
-    paired_up = from_summary(configs)  # with their seeds, so that the verdict pairs the runs as the study did
-    summaries = {c.label: paired_up.get(c.label) or ConfigSummary(c.label, c.values or (c.mean,)) for c in confirmed}
-    v = verdict(summaries, "baseline") if summaries else None
-    mine = next((c for c in confirmed if c.label == best_name), None)
     note = None
-    if conf and conf.get("note"):
-        note = str(conf["note"])
+    if outcome is not None and outcome.note:
+        note = outcome.note
     elif not confirmed:
         note = "no confirmation run has finished" + ("" if tables.meta.phase == "done" else " yet")
     if tables.summary is None:
-        note = (note + "; " if note else "") + f"the study has no summary yet (phase {tables.meta.phase!r}): numbers so far"
-    # The summary's test is of the confirmation's best mean; when that is not the search's pick (the
-    # baseline's mean was higher, say), this panel's numbers are the search's pick against the baseline.
-    same = conf is not None and conf.get("best") in (None, best_name)
+        so_far = "the confirmation's verdict" if outcome is not None else "runs so far, no verdict until the confirmation ends"
+        note = (note + "; " if note else "") + f"the study has no summary yet (phase {tables.meta.phase!r}): {so_far}"
+
+    v = outcome.verdict if outcome is not None else None
+    mine = next((c for c in confirmed if c.label == best_name), None)
+    # The verdict is of the confirmation's best mean; when that is not the search's pick (the baseline's
+    # mean was higher, say), this panel shows the search's pick against the baseline, without a test.
+    same = v is not None and v.best == best_name
     base_c = next((c for c in confirmed if c.label == "baseline"), None)
-    own_diff = own_noise = None
-    if mine is not None and base_c is not None:
-        own_diff = mine.mean - base_c.mean
+    difference = noise = None
+    if same and v is not None:
+        difference, noise = v.difference, v.noise
+    elif mine is not None and base_c is not None:
+        difference = mine.mean - base_c.mean
         if mine.n >= 2 and base_c.n >= 2 and mine.std is not None and base_c.std is not None:
-            own_noise = (mine.std**2 / mine.n + base_c.std**2 / base_c.n) ** 0.5
-    ci = (_num(conf.get("ci_low")), _num(conf.get("ci_high"))) if conf and same else (None, None)
+            noise = (mine.std**2 / mine.n + base_c.std**2 / base_c.n) ** 0.5
     return AnswerInfo(
         best_name=best_name,
         best_objective=best_obj,
@@ -137,15 +135,13 @@ def answer_info(tables: StudyTables) -> AnswerInfo:
         baseline_name=base_name,
         baseline_objective=base_obj,
         confirmed=tuple(confirmed),
-        difference=(own_diff if own_diff is not None and not same else
-                    _num(conf.get("difference")) if conf and _num(conf.get("difference")) is not None else (v.difference if v else None)),
-        noise=(own_noise if own_diff is not None and not same else
-               _num(conf.get("noise")) if conf and _num(conf.get("noise")) is not None else (v.noise if v else None)),
-        verdict=str(conf["verdict"]) if conf and conf.get("verdict") else (v.sentence() if v else None),
-        beats_baseline=conf.get("beats_baseline") if conf and "beats_baseline" in conf else (v.beats_baseline if v else None),
-        p_value=_num(conf.get("p_value")) if conf and same else None,
-        ci=(ci[0], ci[1]) if ci[0] is not None and ci[1] is not None else None,
-        level=_num(conf.get("level")) if conf else None,
+        difference=difference,
+        noise=noise,
+        verdict=v.sentence if v is not None else None,
+        beats_baseline=v.beats_baseline if v is not None else None,
+        p_value=v.p_value if same and v is not None else None,
+        ci=(v.ci_low, v.ci_high) if same and v is not None and v.ci_low is not None and v.ci_high is not None else None,
+        level=v.level if v is not None else (outcome.level if outcome is not None else None),
         winners_curse=best_obj - mine.mean if mine is not None else None,
         note=note,
     )

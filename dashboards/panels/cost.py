@@ -40,7 +40,7 @@ def pareto(points: list[tuple[str, float, float]]) -> frozenset[str]:
 
 
 def cost_info(tables: StudyTables) -> CostInfo:
-    points = [CostPoint(t.name, t.phase, t.objective, t.final.get("train_seconds"), t.final.get("infer_ms_per_image"))
+    points = [CostPoint(t.name, t.phase, t.objective, t.final.get("train_seconds"), t.final.get("infer_ms_per_image_tta"))
               for t in tables.finished("search") if t.objective is not None]
     study_front = frozenset(str(r.get("trial")) for r in (tables.summary or {}).get("pareto_front") or [] if isinstance(r, dict))
     if not points:

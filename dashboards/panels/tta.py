@@ -49,7 +49,7 @@ def tta_info(tables: StudyTables) -> TtaInfo:
             continue
         beta = t.config.get("tta_beta")
         points.append(TtaPoint(t.name, t.phase, n, float(beta) if isinstance(beta, (int, float)) else None, plain, tta,
-                               t.final.get("infer_ms_per_image_plain"), t.final.get("infer_ms_per_image")))
+                               t.final.get("infer_ms_per_image"), t.final.get("infer_ms_per_image_tta")))
     if not points:
         why = "no trial has finished yet" if not finished else f"none of the {len(finished)} finished trials used TTA (tta_n = 0)"
         return TtaInfo((), None, reason=why)

@@ -13,6 +13,7 @@ Compute only: :func:`variants` plans, :func:`contributions` judges, the driver r
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -112,11 +113,27 @@ class Contribution:
     n_pairs: int
     shown: bool | None  # the contribution differs from 0 at `level` (None: no test)
     verdict: str
+    evaluation_only: bool = False  # judged on the winner's own models evaluated without it (no runs of its own)
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
 
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Contribution | None:
+        """A row of ``summary.json["ablation"]["techniques"]``; None when it has no contribution."""
+        def num(x: Any) -> float | None:
+            return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+        contribution = num(d.get("contribution"))
+        if contribution is None:
+            return None
+        return cls(technique=str(d.get("technique", "?")), changes=dict(d.get("changes") or {}), contribution=contribution,
+                   stderr=num(d.get("stderr")), ci_low=num(d.get("ci_low")), ci_high=num(d.get("ci_high")),
+                   p_value=num(d.get("p_value")), p_adjusted=num(d.get("p_adjusted")), level=num(d.get("level")) or 0.95,
+                   n_pairs=int(d.get("n_pairs") or 0), shown=d.get("shown") if isinstance(d.get("shown"), bool) else None,
+                   verdict=str(d.get("verdict") or ""), evaluation_only=d.get("evaluation_only") is True)
 
 
 def contributions(winner: Mapping[int, float], runs: Mapping[str, tuple[Variant, Mapping[int, float]]],

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from study.analysis.verdict import DEFAULT_LEVEL, Comparison, holm_correct, paired, welch
 
-__all__ = ["ConfigSummary", "CostModel", "Verdict", "from_summary", "group_runs", "runs_that_fit", "verdict", "top_configs"]
+__all__ = ["ConfigSummary", "Verdict", "group_runs", "verdict", "top_configs"]
 
 
 @dataclass(frozen=True)
@@ -77,19 +77,6 @@ class Verdict:
             text += f" (Welch's test of the same runs, ignoring the pairing: p = {w.p_value:.2g})"
         return text
 
-    def to_dict(self) -> dict[str, Any]:
-        """The verdict's numbers for ``summary.json`` (and the dashboard, the parent run)."""
-        c = self.comparison
-        return {
-            "verdict": self.sentence(), "beats_baseline": self.beats_baseline, "best": self.best.label,
-            "difference": self.difference, "noise": self.noise, "test": c.test if c else None,
-            "level": c.level if c else None, "ci_low": c.ci_low if c else None, "ci_high": c.ci_high if c else None,
-            "statistic": c.statistic if c else None, "dof": c.dof if c else None, "p_value": c.p_value if c else None,
-            "p_adjusted": c.p_adjusted if c else None, "family": c.family if c else None,
-            "n_pairs": c.n_a if c and c.test == "paired" else None,
-            "p_welch": self.independent.p_value if self.independent else (c.p_value if c and c.test == "welch" else None),
-        }
-
 
 def _fmt(x: float) -> str:
     return "n/a" if math.isnan(x) else f"{x:.4f}"
@@ -105,22 +92,6 @@ def group_runs(rows: Iterable[tuple[Any, ...]]) -> dict[str, ConfigSummary]:
     for k, v in grouped.items():
         seeds = tuple(s for _, s in v if s is not None)
         out[k] = ConfigSummary(k, tuple(x for x, _ in v), seeds if len(seeds) == len(v) else ())
-    return out
-
-
-def from_summary(configs: Any) -> dict[str, ConfigSummary]:
-    """The confirmation's ``configs`` of ``summary.json`` (``values``, ``by_seed``) as summaries, seeds kept."""
-    out: dict[str, ConfigSummary] = {}
-    for label, c in configs.items() if isinstance(configs, dict) else ():
-        if not isinstance(c, dict):
-            continue
-        by_seed = c.get("by_seed") if isinstance(c.get("by_seed"), dict) else {}
-        values = [float(v) for v in c.get("values") or [] if isinstance(v, (int, float)) and math.isfinite(v)]
-        if by_seed and len(by_seed) == len(values):
-            pairs = sorted((int(k), float(v)) for k, v in by_seed.items())
-            out[label] = ConfigSummary(label, tuple(v for _, v in pairs), tuple(k for k, _ in pairs))
-        elif values:
-            out[label] = ConfigSummary(label, tuple(values))
     return out
 
 
@@ -176,55 +147,3 @@ def top_configs(outcomes: Iterable[Any], k: int) -> list[Any]:
         if len(out) == k:
             break
     return out
-
-
-# ------------------------------------------------------------------------------------------------
-# What fits in the time left
-# ------------------------------------------------------------------------------------------------
-
-ACTOR_START_S = 3.0  # a new Tune phase starts new worker processes (Ray + imports), measured ~3 s on 2 CPUs
-
-
-@dataclass(frozen=True)
-class CostModel:
-    """Seconds of a trial from its cost (epochs × size²), from what the search's trials took.
-
-    ``seconds_per_cost``: median of ``time_total_s / cost`` over finished trials. ``startup_s``:
-    what the first trial of a worker process took beyond that (importing torch, starting CUDA,
-    loading the data), median over processes, plus :data:`ACTOR_START_S`. A new phase pays it once
-    per slot.
-    """
-
-    seconds_per_cost: float
-    startup_s: float
-
-    def seconds(self, cost: float) -> float:
-        return self.seconds_per_cost * cost
-
-    @classmethod
-    def from_outcomes(cls, outcomes: Iterable[Any]) -> "CostModel | None":
-        done = [o for o in outcomes if o.outcome == "finished" and o.result.get("cost") and o.result.get("time_total_s")]
-        if not done:
-            return None
-        rate = statistics.median(float(o.result["time_total_s"]) / float(o.result["cost"]) for o in done)
-        first: dict[Any, Any] = {}  # worker process -> its first trial (finished ones carry their start)
-        for o in done:
-            start = float(o.result.get("timestamp", 0)) - float(o.result["time_total_s"])
-            pid = o.result.get("pid")
-            if pid is not None and (pid not in first or start < first[pid][0]):
-                first[pid] = (start, o)
-        extra = [max(0.0, float(o.result["time_total_s"]) - rate * float(o.result["cost"])) for _, o in first.values()]
-        return cls(rate, (statistics.median(extra) if extra else 0.0) + ACTOR_START_S)
-
-
-def runs_that_fit(durations: list[float], slots: int, left_s: float, startup_s: float) -> int:
-    """How many of the runs, in order, finish within ``left_s`` on ``slots`` slots (each starting after ``startup_s``)."""
-    free = [startup_s] * max(slots, 1)
-    n = 0
-    for d in durations:
-        i = min(range(len(free)), key=free.__getitem__)
-        if free[i] + d > left_s:
-            break
-        free[i] += d
-        n += 1
-    return n

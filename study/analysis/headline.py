@@ -8,6 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from study.analysis.outcomes import AblationOutcome, ConfirmOutcome
+from study.analysis.verdict import DEFAULT_LEVEL
+
 __all__ = ["parent_metrics", "parent_note"]
 
 
@@ -19,13 +22,10 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def _confirmed(summary: dict[str, Any]) -> tuple[Any, Any]:
-    """(the confirmation's Verdict or None, its configs as ConfigSummary by label)."""
-    from study.analysis.confirm import from_summary, verdict
-
-    conf = _dict(summary.get("confirmation"))
-    groups = from_summary(conf.get("configs"))
-    return (verdict(groups, "baseline") if groups else None), groups
+def _outcomes(summary: dict[str, Any]) -> tuple[ConfirmOutcome, AblationOutcome]:
+    """The confirmation's and the ablation's outcomes as their phases decided them (no verdict is made here)."""
+    level = _num(summary.get("level")) or DEFAULT_LEVEL
+    return ConfirmOutcome.from_dict(summary.get("confirmation"), level), AblationOutcome.from_dict(summary.get("ablation"), level)
 
 
 def parent_metrics(summary: dict[str, Any]) -> dict[str, float]:
@@ -37,19 +37,20 @@ def parent_metrics(summary: dict[str, Any]) -> dict[str, float]:
     out["baseline_objective"] = _num(base.get("objective"))
     if out["best_objective"] is not None and out["baseline_objective"] is not None:
         out["search_margin"] = out["best_objective"] - out["baseline_objective"]
-    v, groups = _confirmed(summary)
+    confirm, _ = _outcomes(summary)
+    v = confirm.verdict
     if v is not None:
-        out["confirmed_best_mean"] = _num(v.best.mean)
-        out["confirmed_baseline_mean"] = _num(v.baseline.mean) if v.baseline is not None else None
+        out["confirmed_best_mean"] = _num(confirm.best.mean) if confirm.best is not None else None
+        out["confirmed_baseline_mean"] = _num(confirm.baseline.mean) if confirm.baseline is not None else None
         out["confirmed_difference"] = _num(v.difference)
         out["confirmed_noise"] = _num(v.noise)  # standard error of the difference
         out["confirmed_beats_baseline"] = None if v.beats_baseline is None else float(v.beats_baseline)
-        mine = groups.get(best.get("name"))
+        out["confirmed_level"] = v.level
+        for key in ("p_value", "ci_low", "ci_high"):
+            out[f"confirmed_{key}"] = _num(getattr(v, key))
+        mine = confirm.config(best.get("name"))
         if mine is not None and out["best_objective"] is not None:
             out["winners_curse"] = out["best_objective"] - mine.mean
-    conf = _dict(summary.get("confirmation"))
-    for key in ("p_value", "ci_low", "ci_high"):
-        out[f"confirmed_{key}"] = _num(conf.get(key))
     counts = _dict(summary.get("counts"))
     for k in ("finished", "pruned", "budget", "failed"):
         out[f"trials_{k}"] = _num(counts.get(k))
@@ -66,7 +67,7 @@ def parent_note(summary: dict[str, Any] | None, dashboard: Path | None, *, study
     else:
         best = (_dict(summary.get("best_trial")) or None)
         base = (_dict(summary.get("baseline_trial")) or None)
-        conf = _dict(summary.get("confirmation"))
+        confirm, ablation = _outcomes(summary)
         if best is None:
             lines.append("No trial finished: give the study more time (`--time-budget`) or a smaller base config.")
         else:
@@ -81,10 +82,11 @@ def parent_note(summary: dict[str, Any] | None, dashboard: Path | None, *, study
                 margin = 100 * (objective - base_objective)
                 lines += ["", f"**Book baseline** `{base.get('name')}`: {100 * base_objective:.2f}% in the search "
                               f"({margin:+.2f} pp for the best)."]
-        if conf.get("verdict"):
-            lines += ["", f"**Confirmation with fresh seeds:** {conf['verdict']}"]
-        elif conf.get("note"):
-            lines += ["", f"**Confirmation:** {conf['note']}"]
+        if confirm.verdict is not None:
+            lines += ["", f"**Confirmation with fresh seeds:** {confirm.verdict.sentence}"]
+        elif confirm.note:
+            lines += ["", f"**Confirmation:** {confirm.note}"]
+        lines += _ablation_lines(ablation)
         c = summary.get("counts") or {}
         counts = (f"Trials: {c.get('finished', 0)} finished, {c.get('pruned', 0)} pruned, {c.get('budget', 0)} stopped by the budget, "
                   f"{c.get('failed', 0)} failed, {summary.get('skipped_for_budget', 0)} not started (would not have fit).")
@@ -92,3 +94,15 @@ def parent_note(summary: dict[str, Any] | None, dashboard: Path | None, *, study
     if dashboard is not None:
         lines += ["", f"**Dashboard:** the `dashboard.html` artifact of this run (Artifacts tab), also at `{dashboard}`."]
     return "\n".join(lines) + "\n"
+
+
+def _ablation_lines(ablation: AblationOutcome) -> list[str]:
+    """The ablation's verdicts as the phase decided them, one line a technique."""
+    if not ablation.techniques:
+        return ["", f"**Ablation:** {ablation.note}"] if ablation.note else []
+    lines = ["", f"**Ablation of `{ablation.winner}`** (paired over {len(ablation.seeds)} seeds, "
+                 f"{100 * ablation.level:g} % level, Holm-corrected over {len(ablation.techniques)}):", ""]
+    for c in ablation.techniques:
+        mark = {True: "made a difference", False: "not shown", None: "no test"}[c.shown]
+        lines.append(f"- {c.technique}: {c.contribution:+.4f}, {mark}")
+    return lines

@@ -42,13 +42,16 @@ def check_options(opts: LaunchOptions) -> None:
 
 
 def resolve_spec(opts: LaunchOptions) -> StudySpec:
+    """The study as this launch runs it: the study file (or the built-in one) with the flags applied, once."""
+    from dataclasses import replace
+
     from study.spec import apply_overrides, default_spec, load_study_file, parse_duration
 
     spec = load_study_file(opts.space) if opts.space else default_spec()
     name = opts.name
     if name is None and not opts.space:
         name = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return apply_overrides(
+    spec = apply_overrides(
         spec,
         time_budget=parse_duration(opts.time_budget) if opts.time_budget is not None else None,
         max_trials=opts.max_trials,
@@ -57,6 +60,7 @@ def resolve_spec(opts: LaunchOptions) -> StudySpec:
         confirm_top=opts.confirm_top,
         confirm_seeds=opts.confirm_seeds,
     )
+    return replace(spec, base={**spec.base, "data_dir": opts.data_dir}) if opts.data_dir else spec
 
 
 def new_study_dir(root: str, name: str) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from study.analysis.pareto import pareto_front as _front
-from study.driver.tuner import Runtime, fit_phase, load_trainable, run_config, runtime_spec, trial_dirname
+from study.driver.tuner import Runtime, fit_phase, load_trainable, run_config, trial_dirname
 from study.tune.clock import Deadline
 from study.tune.monitor import StudyMonitor, TrialOutcome, best_of, count_outcomes, read_outcomes
 from study.tune.reporting import OBJECTIVE_KEY
@@ -82,7 +82,6 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     from study.tune.searcher import SeedProtectingASHA, count_skipped, new_search, optuna_url
 
     say = rt.say
-    spec = runtime_spec(spec, rt)
     base = to_trial_config(spec, {})
     budget = spec.budget
     deadline = Deadline(rt.clock, budget.phase_end_s("search"))

@@ -1,7 +1,8 @@
 """The study folder's own record of a study: ``study.json``, and the study file as launched.
 
 ``study.json`` says what the study is (name, launch id, MLflow parent run, options) and which
-phase it reached (``starting`` → ``search`` → ``confirm`` → ``ablation`` → ``done``); ``study.toml`` is the study
+phase it reached: ``starting``, then the name of each phase of :data:`study.driver.phases.PHASES`
+while it runs, then ``done``; ``study.toml`` is the study
 file as it was at launch, so ``study resume`` runs the same study even if the original file has
 changed or gone. Relative paths in it keep meaning what they meant: they are resolved against the
 original file's folder, recorded as ``source_dir``.
@@ -20,9 +21,8 @@ from study.common.folder import FORMAT, RECORD, folder_tracking_uri, read_study
 if TYPE_CHECKING:
     from study.spec import StudySpec
 
-__all__ = ["PHASES", "saved_spec", "save_new_study", "update_record"]
+__all__ = ["saved_spec", "save_new_study", "update_record"]
 
-PHASES = ("starting", "search", "confirm", "ablation", "done")
 STUDY_FILE = "study.toml"
 
 

@@ -6,16 +6,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from study.driver.search import SearchOutcome
+    from study.driver.done import Outcomes
     from study.spec import StudySpec
+    from study.testing.faults import TestHooks
     from study.tune.clock import BudgetClock
 
 __all__ = ["print_summary", "summarize"]
 
 
-def summarize(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], ablation: dict[str, Any], study_dir: Path,
-              uri: str | None, clock: BudgetClock) -> dict[str, Any]:
-    """``summary.json``: the search's best and baseline, the confirmation's verdict, the ablation."""
+def summarize(spec: StudySpec, done: Outcomes, study_dir: Path, uri: str | None, clock: BudgetClock, *,
+              hooks: TestHooks | None = None) -> dict[str, Any]:
+    """``summary.json``: the search's best and baseline, and the confirmation's and the ablation's
+    outcomes as their phases decided them (:class:`study.analysis.outcomes.ConfirmOutcome`, ``AblationOutcome``)."""
+    from study.analysis.outcomes import AblationOutcome, ConfirmOutcome
+
+    search = done.require_search()
+    confirm = done.confirm or ConfirmOutcome(spec.level, note="not run")
+    ablation = done.ablation or AblationOutcome(spec.level, note="not run")
     best = search.best
     base_cfg = search.base_config
     diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
@@ -28,21 +35,26 @@ def summarize(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], a
         "skipped_for_budget": search.skipped,
         "best_trial": None if best is None else {
             "name": best.name, "objective": best.objective, "changes_from_base": diff, "params": best.params,
-            "metrics": {k: best.result.get(k) for k in ("accuracy", "accuracy_tta", "top5", "train_seconds", "infer_ms_per_image")},
+            "metrics": {k: best.result.get(k) for k in ("accuracy", "accuracy_tta", "top5", "train_seconds", "infer_ms_per_image",
+                                                                 "infer_ms_per_image_tta")},
         },
         "baseline_trial": None if search.baseline is None else {"name": search.baseline.name, "objective": search.baseline.objective},
         "pareto_front": search.pareto,
-        "confirmation": confirm,
-        "ablation": ablation,
+        "confirmation": confirm.to_dict(),
+        "ablation": ablation.to_dict(),
         "level": spec.level,
         "tracking_uri": uri,
         "optuna_storage": search.optuna_url,
     }
+    if hooks is not None:
+        out["test_hooks"] = hooks.describe()  # made-up or fault-injected trials: never mistaken for a measured study
     return out
 
 
 def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: Path | None = None) -> None:
     say("")
+    if s.get("test_hooks"):
+        say(f"TEST HOOKS ON ({s['test_hooks']}): these numbers come from a test's stand-in, not from training")
     say(f"== study {s['study']} done in {s['wall_seconds']:.0f} s (budget {s['budget_seconds']:.0f} s) ==")
     c = s["counts"]
     say(f"trials: {c.get('finished', 0)} finished, {c.get('pruned', 0)} pruned, {c.get('budget', 0)} stopped by the budget, "

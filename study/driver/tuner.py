@@ -10,17 +10,16 @@ ends at the study's deadline, not the first session's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from study.tune.clock import BudgetClock, Deadline
 
 if TYPE_CHECKING:
-    from study.spec import StudySpec
     from study.tune.monitor import StudyMonitor
 
-__all__ = ["Runtime", "can_restore", "fit_phase", "grid_tuner", "load_trainable", "run_config", "runtime_spec", "trial_dirname"]
+__all__ = ["Runtime", "can_restore", "fit_phase", "grid_tuner", "load_trainable", "run_config", "trial_dirname"]
 
 
 @dataclass(frozen=True)
@@ -48,11 +47,6 @@ class Runtime:
 
     def resources(self) -> dict[str, float]:
         return {"cpu": self.cpt, "gpu": self.gpt}
-
-
-def runtime_spec(spec: StudySpec, rt: Runtime) -> StudySpec:
-    """The study's spec with this session's device and threads in every trial's base config."""
-    return replace(spec, base={**spec.base, "device": rt.device, "threads": rt.threads})
 
 
 def load_trainable(spec: str) -> Callable[[dict[str, Any]], None]:

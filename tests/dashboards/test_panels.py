@@ -48,9 +48,21 @@ def test_answer_from_trials_when_there_is_no_summary() -> None:
     assert best.mean == pytest.approx(0.66) and best.std == pytest.approx(0.02) and best.n == 3
     assert info.difference == pytest.approx(0.06)
     assert info.noise == pytest.approx(math.sqrt(0.02**2 / 3 + 0.02**2 / 3))
-    assert info.beats_baseline is True  # 0.06 > 2 × 0.0163
+    # The verdict is the confirmation phase's, decided once at the study's level: runs so far get none here.
+    assert info.beats_baseline is None and info.verdict is None and info.p_value is None
     assert info.winners_curse == pytest.approx(0.70 - 0.66)  # the search score was the lucky draw
-    assert info.note and "no summary yet" in info.note
+    assert info.note and "no summary yet" in info.note and "no verdict until the confirmation ends" in info.note
+
+
+def test_answer_reads_the_confirmations_outcome_before_there_is_a_summary() -> None:
+    from dataclasses import replace
+
+    confirmation = {"runs": 6, "finished": 6, "level": 0.8, "verdict": "decided by the phase", "best": "train_trial_best",
+                    "beats_baseline": True, "difference": 0.06, "noise": 0.01, "p_value": 0.1, "ci_low": 0.01, "ci_high": 0.11,
+                    "configs": {"baseline": {"values": [0.58, 0.6, 0.62]}, "train_trial_best": {"values": [0.64, 0.66, 0.68]}}}
+    info = answer_info(replace(_study(), confirmation=confirmation))
+    assert (info.verdict, info.beats_baseline, info.level, info.p_value) == ("decided by the phase", True, 0.8, 0.1)
+    assert info.noise == 0.01 and "the confirmation's verdict" in (info.note or "")
 
 
 def test_answer_prefers_summary_and_shows_new_confirmation_fields() -> None:
@@ -58,7 +70,7 @@ def test_answer_prefers_summary_and_shows_new_confirmation_fields() -> None:
                "baseline_trial": {"name": "train_trial_base", "objective": 0.60},
                "confirmation": {"configs": {"baseline": {"mean": 0.6, "std": 0.02, "n": 3, "values": [0.58, 0.6, 0.62]},
                                             "train_trial_best": {"mean": 0.66, "std": 0.02, "n": 3, "values": [0.64, 0.66, 0.68]}},
-                                "verdict": "it beats the baseline", "beats_baseline": True,
+                                "verdict": "it beats the baseline", "best": "train_trial_best", "beats_baseline": True,
                                 "p_value": 0.012, "ci_low": 0.01, "ci_high": 0.11, "level": 0.95}}
     info = answer_info(_study(summary))
     assert info.changes == {"mixup_alpha": 0.4}
@@ -220,14 +232,17 @@ def test_ablation_present_and_absent() -> None:
 
 
 
+H = 0.05 / math.sqrt(2)  # two values ± H have a standard deviation of 0.05
+
+
 def test_the_answer_compares_the_search_pick_when_the_baseline_had_the_best_confirmed_mean() -> None:
     """The confirmation's best mean was the baseline's (as in a real demo): the panel shows the
     search's pick against the baseline, not the summary's zero difference of the baseline with itself."""
     summary = {"best_trial": {"name": "train_trial_best", "objective": 0.70, "changes_from_base": {}},
                "baseline_trial": {"name": "train_trial_base", "objective": 0.60},
                "confirmation": {"best": "baseline", "difference": 0.0, "noise": None, "p_value": None,
-                                "configs": {"baseline": {"mean": 0.78, "std": 0.05, "n": 2, "values": [0.74, 0.82]},
-                                            "train_trial_best": {"mean": 0.77, "std": 0.05, "n": 2, "values": [0.735, 0.805]}},
+                                "configs": {"baseline": {"mean": 0.78, "std": 0.05, "n": 2, "values": [0.78 - H, 0.78 + H]},
+                                            "train_trial_best": {"mean": 0.77, "std": 0.05, "n": 2, "values": [0.77 - H, 0.77 + H]}},
                                 "verdict": "no configuration beat the baseline on average", "beats_baseline": False}}
     info = answer_info(_study(summary))
     assert info.difference == pytest.approx(-0.01)

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from study.analysis.confirm import ConfigSummary, from_summary, group_runs, verdict
+from study.analysis.confirm import ConfigSummary, group_runs, verdict
+from study.analysis.outcomes import ConfirmedConfig, VerdictRecord
 
 # --- confirmation: summaries and the verdict -------------------------------------------------
 
@@ -82,7 +83,7 @@ def test_several_confirmed_configurations_are_holm_corrected_as_one_family():
     assert v is not None and v.comparison is not None and v.best.label == "t1"
     assert v.comparison.family == 2 and v.comparison.p_adjusted is not None
     assert v.comparison.p_adjusted >= v.comparison.p_value
-    assert v.to_dict()["p_adjusted"] == v.comparison.p_adjusted
+    assert VerdictRecord.of(v, 0.95).p_adjusted == v.comparison.p_adjusted
 
 
 def test_the_level_is_the_study_files():
@@ -109,7 +110,8 @@ def test_runs_on_shared_seeds_are_judged_by_the_paired_test():
     # The same runs as independent samples: Welch's test does not show it; the sentence says both.
     assert v.independent is not None and v.independent.p_value > 0.05
     assert "paired t" in v.sentence() and "ignoring the pairing" in v.sentence()
-    assert v.to_dict()["p_welch"] == pytest.approx(v.independent.p_value) and v.to_dict()["n_pairs"] == 3
+    record = VerdictRecord.of(v, 0.95)
+    assert record.p_welch == pytest.approx(v.independent.p_value) and record.n_pairs == 3
 
 
 def test_without_two_shared_seeds_the_test_is_welchs():
@@ -122,5 +124,5 @@ def test_the_summary_round_trip_keeps_the_pairs():
     rows = [("baseline", 0.6, 7), ("baseline", 0.7, 8), ("w", 0.66, 7), ("w", 0.75, 8)]
     s = group_runs(rows)
     configs = {k: {"values": list(c.values), "by_seed": {str(a): b for a, b in c.by_seed.items()}} for k, c in s.items()}
-    again = from_summary(configs)
+    again = {k: ConfirmedConfig.from_dict(k, c).summary() for k, c in configs.items()}
     assert again["w"].by_seed == {7: 0.66, 8: 0.75} and verdict(again).comparison.test == "paired"

@@ -16,7 +16,9 @@ SUMMARY = {
     "skipped_for_budget": 3,
     "wall_seconds": 400.0,
     "confirmation": {"configs": {"baseline": {"values": [0.58, 0.60, 0.62]}, "train_trial_b": {"values": [0.64, 0.66, 0.68]}},
-                     "verdict": "train_trial_b beats the baseline", "p_value": 0.01, "ci_low": 0.02, "ci_high": 0.10},
+                     "verdict": "train_trial_b beats the baseline", "best": "train_trial_b", "beats_baseline": True,
+                     "difference": 0.06, "noise": math.sqrt(0.02**2 / 3 * 2), "test": "welch", "level": 0.95,
+                     "p_value": 0.01, "ci_low": 0.02, "ci_high": 0.10},
 }
 
 

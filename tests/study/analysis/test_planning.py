@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from study.analysis.confirm import ACTOR_START_S, CostModel, runs_that_fit
+from study.analysis.planning import ACTOR_START_S, CostModel, runs_that_fit
 from study.tune.monitor import TrialOutcome
 
 
