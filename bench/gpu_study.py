@@ -108,7 +108,7 @@ def inspect(folder: Path, *, expect_device: str, expect_gpus: str | None, overla
     """What the study left, and the checks on it."""
     from mlflow.tracking import MlflowClient
 
-    from study.tune.monitor import read_outcomes
+    from study.tune.journal import read_outcomes
 
     checks: dict[str, bool] = {}
     summary_path = folder / "summary.json"

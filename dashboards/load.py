@@ -227,31 +227,14 @@ def _param(text: str) -> Any:
 def _optuna(path: Path, name: str, notes: list[str]) -> list[OptunaTrial]:
     if not path.exists():
         return []
-    import optuna
-    from optuna.distributions import distribution_to_json
+    from study.tune.optuna_store import read_trials
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}", skip_table_creation=True)
-        study = optuna.load_study(study_name=name, storage=storage)
-        frozen = study.get_trials(deepcopy=False)
+        rows = read_trials(path, name)
     except Exception as e:  # noqa: BLE001 -- a half-written or foreign file: the dashboard still renders without it
         notes.append(f"{path} could not be read by Optuna ({type(e).__name__}: {e})")
         return []
-    finally:
-        if "storage" in locals():
-            storage.remove_session()
-    return [
-        OptunaTrial(
-            number=t.number,
-            state=t.state.name,
-            values=tuple(float(v) for v in t.values) if t.values is not None else None,
-            params=dict(t.params),
-            distributions={k: distribution_to_json(d) for k, d in t.distributions.items()},
-            skipped="xs_skipped" in t.user_attrs,
-        )
-        for t in frozen
-    ]
+    return [OptunaTrial(**row) for row in rows]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["latest_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["checkpoint_bytes", "latest_checkpoint", "load_checkpoint", "save_checkpoint"]
 
 _NAME = re.compile(r"^epoch-(\d{5})\.pt$")
 
@@ -75,3 +75,13 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     """The state saved at ``path`` (tensors and plain values; anything else is refused, unpickled never)."""
     state: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
     return state
+
+
+def checkpoint_bytes(model: str) -> int:
+    """Bytes of one epoch checkpoint of ``model``: weights and AdamW's two moments, float32 (the
+    model is built on the meta device: nothing is allocated)."""
+    from trainable.models.xresnet import build_model
+
+    with torch.device("meta"):
+        n = sum(p.numel() for p in build_model(model, n_out=1000).parameters())
+    return n * 4 * 3

@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from trainable.architectures import MODEL_NAMES
 from trainable.augment_params import AUGMENT_BOUNDS, augment_problem
 from trainable.schedules import Cycle, Stage, format_schedule, parse_schedule, plan_cycles
 
 __all__ = ["ConfigError", "TrialConfig", "MODEL_NAMES", "NORMALIZE_CHOICES", "LABEL_NOISE_CHOICES"]
 
-MODEL_NAMES = ("xresnet18", "xresnet34", "xresnet50", "xresnet101")
 NORMALIZE_CHOICES = ("none", "imagenet", "dataset")
 LABEL_NOISE_CHOICES = (0, 1, 5, 25, 50)  # %, the noisy_labels_* columns of Imagenette's label table
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")

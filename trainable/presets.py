@@ -14,7 +14,7 @@ from typing import Any
 
 from trainable.config import ConfigError, TrialConfig
 
-__all__ = ["PRESETS", "DEFAULT_PRESET", "preset", "preset_names"]
+__all__ = ["PRESETS", "DEFAULT_PRESET", "preset"]
 
 _BOOK = {
     "data": "imagenette",
@@ -63,10 +63,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 DEFAULT_PRESET = "cpu-baseline"
-
-
-def preset_names() -> list[str]:
-    return list(PRESETS)
 
 
 def preset(name: str, **overrides: Any) -> TrialConfig:

@@ -40,12 +40,12 @@ from trainable.evaluation import (
 from trainable.mixup import mixup, mixup_loss
 from trainable.models import build_model
 from trainable.optim import build_optimizer, set_hparams
-from trainable.runtime import Norm, Runtime, resolve_device
+from trainable.runtime import Norm, Runtime
 from trainable.schedules import EpochPlan, epoch_plan, step_hparams
 from trainable.seeds import derive_seed, generator
 
 __all__ = ["EpochCallback", "FitState", "SmallSplitWarning", "StopCheck", "Trial", "TrialResult", "TrialStopped",
-           "build_trial", "evaluate", "fit", "resolve_device", "resume", "run_trial", "train_one_epoch"]
+           "build_trial", "fit", "resume", "run_trial", "train_one_epoch"]
 
 EpochCallback = Callable[[dict[str, Any], "Path | None"], None]
 """Called after every epoch with the epoch's metrics and the checkpoint just written (or None)."""

@@ -31,8 +31,7 @@ class ImportanceInfo:
 
 
 def importance_info(tables: StudyTables) -> ImportanceInfo:
-    import optuna
-    from optuna.distributions import json_to_distribution
+    from study.tune.optuna_store import param_importances
 
     sd, _ = seed_noise(tables)
     acc = tables.meta.objectives.index("accuracy") if "accuracy" in tables.meta.objectives else 0
@@ -47,18 +46,9 @@ def importance_info(tables: StudyTables) -> ImportanceInfo:
     values = [t.values[acc] for t in rows if t.values is not None]
     spread = max(values) - min(values)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize")
-    study.add_trials([
-        optuna.trial.create_trial(
-            state=optuna.trial.TrialState.COMPLETE, value=t.values[acc] if t.values else None,
-            params={k: t.params[k] for k in common},
-            distributions={k: json_to_distribution(t.distributions[k]) for k in common},
-        )
-        for t in rows
-    ])
     try:
-        ranked = optuna.importance.get_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+        ranked = param_importances([(t.values[acc], {k: t.params[k] for k in common}, {k: t.distributions[k] for k in common})
+                                    for t in rows if t.values is not None])
     except Exception as e:  # noqa: BLE001 -- e.g. too few trials in the top quantile, or nothing varies
         why = f"Optuna's evaluator could not rank these trials ({type(e).__name__}: {e})"
         return ImportanceInfo((), name, len(rows), left_out, spread, sd, reason=why)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-__all__ = ["OUTCOME_COLOURS", "PHASE_DASH", "base_layout", "esc", "figure"]
+__all__ = ["OUTCOME_COLOURS", "base_layout", "esc", "figure"]
 
 OUTCOME_COLOURS = {
     "finished": "#2a9d8f",
@@ -15,7 +15,6 @@ OUTCOME_COLOURS = {
     "running": "#457b9d",
     "unknown": "#9a9a9a",
 }
-PHASE_DASH = {"search": "solid", "confirm": "dot"}
 NOISE_FILL = "rgba(120, 120, 120, 0.18)"
 
 

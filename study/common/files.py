@@ -7,7 +7,7 @@ from typing import Any
 
 from study.common.errors import UsageError
 
-__all__ = ["checkpoint_bytes", "ensure_free_space", "ensure_writable", "write_json"]
+__all__ = ["ensure_free_space", "ensure_writable", "write_json"]
 
 
 def ensure_writable(folder: Path, what: str, fix: str) -> Path:
@@ -38,17 +38,6 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
-
-
-def checkpoint_bytes(model: str) -> int:
-    """Bytes of one epoch checkpoint of ``model``: weights and AdamW's two moments, float32."""
-    import torch
-
-    from trainable.models.xresnet import build_model
-
-    with torch.device("meta"):
-        n = sum(p.numel() for p in build_model(model, n_out=1000).parameters())
-    return n * 4 * 3
 
 
 def write_json(path: Path, data: Any) -> None:

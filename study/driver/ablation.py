@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from study.analysis.outcomes import AblationOutcome
 from study.driver.tuner import Runtime, can_restore, fit_phase, grid_tuner
 from study.tune.clock import Deadline
-from study.tune.monitor import read_outcomes
+from study.tune.journal import read_outcomes
 
 if TYPE_CHECKING:
     from study.analysis.ablation import Variant

@@ -94,7 +94,8 @@ def check_space(spec: StudySpec, study_dir: Path, opts: LaunchOptions) -> None:
 
     Checked before Ray starts, with this machine's resources (one trial at a time for a cluster).
     """
-    from study.common.files import checkpoint_bytes, ensure_free_space
+    from study.common.files import ensure_free_space
+    from trainable.checkpoint import checkpoint_bytes
 
     slots = 1
     if not opts.address:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from study.analysis.outcomes import ConfirmedConfig, ConfirmOutcome, VerdictRecord
 from study.driver.tuner import Runtime, can_restore, fit_phase, grid_tuner
 from study.tune.clock import Deadline
-from study.tune.monitor import read_outcomes
+from study.tune.journal import read_outcomes
 from study.tune.reporting import RUN_ID_KEY
 
 if TYPE_CHECKING:

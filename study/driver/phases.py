@@ -59,7 +59,7 @@ def _load_search(path: Path, spec: StudySpec) -> SearchOutcome:
 
 def _settle_search(outcome: SearchOutcome, spec: StudySpec) -> None:
     """Optuna's trials that Tune never reported (cut off by the search's end) are told they ended."""
-    from study.tune.searcher import settle_running
+    from study.tune.optuna_store import settle_running
 
     settle_running(outcome.optuna_url, spec.name)
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 from study.analysis.pareto import pareto_front as _front
 from study.driver.tuner import Runtime, fit_phase, load_trainable, run_config, trial_dirname
 from study.tune.clock import Deadline
-from study.tune.monitor import StudyMonitor, TrialOutcome, best_of, count_outcomes, read_outcomes
+from study.tune.journal import TrialOutcome, best_of, count_outcomes, read_outcomes
+from study.tune.monitor import StudyMonitor
 from study.tune.reporting import OBJECTIVE_KEY
 
 if TYPE_CHECKING:
@@ -79,7 +80,9 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     from study.common.files import sqlite_wal
     from study.spec import to_trial_config
     from study.spec.seeds import seed_points
-    from study.tune.searcher import SeedProtectingASHA, count_skipped, new_search, optuna_url
+    from study.tune.optuna_store import count_skipped, optuna_url
+    from study.tune.scheduler import SeedProtectingASHA
+    from study.tune.searcher import new_search
 
     say = rt.say
     base = to_trial_config(spec, {})

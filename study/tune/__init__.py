@@ -5,9 +5,10 @@ Everything here is pickled into Tune's experiment state, so ``study resume`` bri
 clock is a path to ``budget.json``, never an absolute time.
 
 Modules: ``trainable`` (``train_trial``), ``reporting`` (``TrialReporter``, the one reporting path),
-``searcher`` (``StudySearch``, ``SeedProtectingASHA``, the driver's Optuna queries), ``stopper``
-(``BudgetStopper``), ``monitor`` (``StudyMonitor``, ``TrialOutcome``), ``clock`` (``BudgetClock``,
-``Deadline``). Import them by their full path: this package re-exports nothing, because importing
+``searcher`` (``StudySearch``), ``scheduler`` (``SeedProtectingASHA``), ``optuna_store`` (every Optuna
+query of the study: the searcher's, the driver's, the dashboard's), ``stopper`` (``BudgetStopper``),
+``monitor`` (``StudyMonitor``), ``journal`` (``TrialOutcome``, the phases' outcome journals),
+``clock`` (``BudgetClock``, ``Deadline``). Import them by their full path: this package re-exports nothing, because importing
 it must not import Ray (Ray reads its auth mode when it is first imported, and the driver chooses
 that mode only once it knows which cluster it joins: ``study.driver.cluster.prepare_ray``).
 """

@@ -17,38 +17,24 @@ the user interrupted the study.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
 from study.common import interrupt
 from study.tracking.follow import FOLLOW_EVERY_S
 from study.tune.clock import SAVE_EVERY_S, BudgetClock, Deadline
+from study.tune.journal import TrialOutcome, best_of, count_outcomes, read_outcomes
 from study.tune.reporting import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
 
 if TYPE_CHECKING:
     from study.tracking.follow import RunFollower
 
-__all__ = ["StudyMonitor", "TrialOutcome", "best_of", "count_outcomes", "read_outcomes"]
-
-
-@dataclass
-class TrialOutcome:
-    trial_id: str
-    name: str
-    outcome: str  # finished | pruned | budget | failed
-    objective: float | None
-    config: dict[str, Any]
-    params: dict[str, Any]
-    result: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    label: str | None = None  # confirmation runs: which configuration this run repeats
+__all__ = ["StudyMonitor"]
 
 
 def _drop_checkpoints(trial: Any) -> None:
@@ -66,32 +52,6 @@ def _drop_checkpoints(trial: Any) -> None:
             shutil.rmtree(folder, ignore_errors=True)
     except Exception:  # never let disk housekeeping stop a study
         return
-
-
-def read_outcomes(path: Path) -> dict[str, TrialOutcome]:
-    """The journal of a phase, trial id -> last outcome recorded (an unreadable last line is ignored)."""
-    out: dict[str, TrialOutcome] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = TrialOutcome(**json.loads(line))
-        except (ValueError, TypeError):
-            continue  # a line cut short by a kill
-        out[rec.trial_id] = rec
-    return out
-
-
-def best_of(outcomes: Iterable[TrialOutcome]) -> TrialOutcome | None:
-    done = [o for o in outcomes if o.outcome == "finished" and o.objective is not None]
-    return max(done, key=lambda o: o.objective) if done else None  # type: ignore[arg-type,return-value]
-
-
-def count_outcomes(outcomes: Iterable[TrialOutcome], running: int = 0) -> dict[str, int]:
-    c = {"running": running, "finished": 0, "pruned": 0, "budget": 0, "failed": 0}
-    for o in outcomes:
-        c[o.outcome] += 1
-    return c
 
 
 def _clock(s: float) -> str:
@@ -238,7 +198,7 @@ class StudyMonitor(Callback):
         _drop_checkpoints(trial)
         if self.journal:
             with open(self.journal, "a", encoding="utf-8") as f:
-                f.write(json.dumps(asdict(rec), default=str) + "\n")
+                f.write(rec.to_line())
         status = {"finished": "FINISHED", "failed": "FAILED"}.get(outcome, "KILLED")
         xs = trial.config.get("xs") or {}
         if xs.get("study_dir") and xs.get("launch_id"):

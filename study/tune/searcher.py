@@ -16,24 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import statistics
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from study.tune.clock import Deadline
+from study.tune.optuna_store import storage
 from study.tune.reporting import FINISHED_KEY
 
 if TYPE_CHECKING:
     from study.spec import StudySpec
 
-__all__ = ["SEED_KEY", "SeedProtectingASHA", "SpaceFunction", "StudySearch", "count_skipped", "new_search", "optuna_url",
-           "settle_running"]
+__all__ = ["SEED_KEY", "SpaceFunction", "StudySearch", "new_search"]
 
 SEED_KEY = "seed_recipe"  # in a trial's config: which book recipe this seed trial is
 
@@ -196,57 +193,6 @@ class StudySearch(OptunaSearch):
         self._completed_trials.add(trial_id)
 
 
-
-class SeedProtectingASHA(ASHAScheduler):
-    """ASHA that records the book's recipes at every rung but never stops them.
-
-    The seed trials are the baselines a study must beat; stopping one early would leave the study
-    without the number it is judged against. Their results still set the rungs' cut-offs.
-    """
-
-    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
-        action = super().on_trial_result(tune_controller, trial, result)
-        if action == TrialScheduler.STOP and trial.config.get(SEED_KEY) and not result.get(FINISHED_KEY):
-            return TrialScheduler.CONTINUE
-        return action
-
-
-# ------------------------------------------------------------------------------------------------
-# The study's Optuna storage: every Optuna query of the driver goes through these
-# ------------------------------------------------------------------------------------------------
-
-
-def optuna_url(study_dir: Path) -> str:
-    """The study's Optuna RDB storage (``optuna.db`` in the study folder)."""
-    return f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
-
-
-_STORAGES: dict[str, tuple[Any, tuple[int, int] | None]] = {}  # url -> (storage, the database file's identity)
-
-
-def _file_id(url: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(url.removeprefix("sqlite:///"))
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _storage(url: str) -> Any:
-    """One ``RDBStorage`` per study database in this process: each new one sets up its engine and
-    checks the schema (about 0.1 s), and the driver asks for the study's several times a phase.
-    A database file that was removed or replaced since gets a new one (open connections would
-    still point at the old file)."""
-    import optuna
-
-    cached = _STORAGES.get(url)
-    if cached is not None and cached[1] is not None and cached[1] == _file_id(url):
-        return cached[0]
-    storage = optuna.storages.RDBStorage(url)
-    _STORAGES[url] = (storage, _file_id(url))
-    return storage
-
-
 def new_search(spec: StudySpec, *, url: str, metric: str | list[str], mode: str | list[str],
                points: list[tuple[str, dict[str, Any]]], deadline: Deadline, say: Callable[[str], None]) -> StudySearch:
     """The search phase's searcher: TPE seeded by the study, the book's recipes first."""
@@ -256,29 +202,5 @@ def new_search(spec: StudySpec, *, url: str, metric: str | list[str], mode: str 
     return StudySearch(
         space=SpaceFunction(spec), metric=metric, mode=mode, points_to_evaluate=[p for _, p in points],
         sampler=optuna.samplers.TPESampler(seed=spec.seed), study_name=spec.name,
-        storage=_storage(url), deadline=deadline, say=say, seed_labels=[label for label, _ in points],
+        storage=storage(url), deadline=deadline, say=say, seed_labels=[label for label, _ in points],
     )
-
-
-def count_skipped(url: str, name: str) -> int:
-    """Suggestions the searcher did not start because they would not have fit (all sessions)."""
-    import optuna
-
-    try:
-        study = optuna.load_study(study_name=name, storage=_storage(url))
-    except KeyError:
-        return 0
-    return sum(1 for t in study.get_trials(deepcopy=False) if "xs_skipped" in t.user_attrs)
-
-
-def settle_running(url: str, name: str) -> None:
-    """After the search: no Optuna trial stays RUNNING (trials cut off by the budget are PRUNED)."""
-    import optuna
-
-    try:
-        study = optuna.load_study(study_name=name, storage=_storage(url))
-    except KeyError:
-        return
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        state = optuna.trial.TrialState.PRUNED if t.intermediate_values else optuna.trial.TrialState.FAIL
-        study.tell(t.number, state=state)

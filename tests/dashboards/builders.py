@@ -85,7 +85,7 @@ def write_folder(folder: Path, tab: StudyTables, *, launch_id: str = "abc123") -
 
     from study.common.files import write_json
     from study.tracking.records import TrialRecord, records_dir, trial_key
-    from study.tune.monitor import TrialOutcome
+    from study.tune.journal import TrialOutcome
 
     folder.mkdir(parents=True, exist_ok=True)
     m = tab.meta

@@ -15,9 +15,12 @@ Even the `state_dict` keys match: fastai's weights load here with `strict=True`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import partial
 from typing import Callable
 
 from torch import Tensor, nn
+
+from trainable.architectures import ARCHITECTURES
 
 __all__ = [
     "MODELS",
@@ -177,36 +180,33 @@ def _check_args(n_out: int, c_in: int, p: float) -> None:
         raise ValueError(f"dropout p must be a number in [0, 1), got {p=!r}")
 
 
+def build_model(name: str, n_out: int, c_in: int = 3, p: float = 0.0) -> nn.Module:
+    """Look a model up by the name a config stores (:data:`trainable.architectures.ARCHITECTURES`), so configs stay plain data."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}")
+    expansion, layers = ARCHITECTURES[name]
+    return XResNet(expansion, layers, n_out, c_in, p)
+
+
 def xresnet18(n_out: int, c_in: int = 3, p: float = 0.0) -> nn.Module:
     """Basic blocks [2, 2, 2, 2]; 11.7 M parameters at n_out=1000."""
-    return XResNet(1, (2, 2, 2, 2), n_out, c_in, p)
+    return build_model("xresnet18", n_out, c_in, p)
 
 
 def xresnet34(n_out: int, c_in: int = 3, p: float = 0.0) -> nn.Module:
     """Basic blocks [3, 4, 6, 3]; 21.8 M parameters at n_out=1000."""
-    return XResNet(1, (3, 4, 6, 3), n_out, c_in, p)
+    return build_model("xresnet34", n_out, c_in, p)
 
 
 def xresnet50(n_out: int, c_in: int = 3, p: float = 0.0) -> nn.Module:
     """Bottleneck blocks [3, 4, 6, 3]; 25.6 M parameters at n_out=1000 (fastbook chapter 7)."""
-    return XResNet(4, (3, 4, 6, 3), n_out, c_in, p)
+    return build_model("xresnet50", n_out, c_in, p)
 
 
 def xresnet101(n_out: int, c_in: int = 3, p: float = 0.0) -> nn.Module:
     """Bottleneck blocks [3, 4, 23, 3]; 44.6 M parameters at n_out=1000."""
-    return XResNet(4, (3, 4, 23, 3), n_out, c_in, p)
+    return build_model("xresnet101", n_out, c_in, p)
 
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "xresnet18": xresnet18,
-    "xresnet34": xresnet34,
-    "xresnet50": xresnet50,
-    "xresnet101": xresnet101,
-}
-
-
-def build_model(name: str, n_out: int, c_in: int = 3, p: float = 0.0) -> nn.Module:
-    """Look a model up by the name a config stores, so configs stay plain data."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    return MODELS[name](n_out, c_in=c_in, p=p)
+# Every architecture by name (the names are ARCHITECTURES', kept once).
+MODELS: dict[str, Callable[..., nn.Module]] = {name: partial(build_model, name) for name in ARCHITECTURES}

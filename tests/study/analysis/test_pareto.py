@@ -6,7 +6,7 @@ import pytest
 
 from study.analysis.confirm import top_configs
 from study.driver.search import pareto_front
-from study.tune.monitor import TrialOutcome
+from study.tune.journal import TrialOutcome
 from study.tune.trainable import OBJECTIVE_KEY
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from study.analysis.planning import ACTOR_START_S, CostModel, runs_that_fit
-from study.tune.monitor import TrialOutcome
+from study.tune.journal import TrialOutcome
 
 
 def _outcome(pid: int, start: float, seconds: float, cost: float, outcome: str = "finished") -> TrialOutcome:

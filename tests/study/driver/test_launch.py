@@ -8,7 +8,7 @@ import pytest
 
 from study.driver.launch import LaunchOptions, launch
 from study.tracking import PARENT, TAG_KIND, TAG_OUTCOME
-from study.tune.monitor import read_outcomes
+from study.tune.journal import read_outcomes
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow

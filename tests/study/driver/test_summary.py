@@ -12,7 +12,7 @@ from study.driver.search import SearchOutcome
 from study.driver.summary import print_summary, summarize
 from study.spec import apply_overrides, default_spec
 from study.tune.clock import begin_session
-from study.tune.monitor import TrialOutcome
+from study.tune.journal import TrialOutcome
 
 
 def outcome(name: str, objective: float, **config: object) -> TrialOutcome:

@@ -9,7 +9,9 @@ import pytest
 from ray.tune.search import Searcher
 
 from study.spec import spec_from_dict
-from study.tune.searcher import SEED_KEY, SpaceFunction, StudySearch, _storage, optuna_url
+from study.tune.optuna_store import optuna_url
+from study.tune.optuna_store import storage as _storage
+from study.tune.searcher import SEED_KEY, SpaceFunction, StudySearch
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY
 
 SPEC = spec_from_dict({

@@ -11,7 +11,8 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from study.tune.searcher import SEED_KEY, SeedProtectingASHA
+from study.tune.scheduler import SeedProtectingASHA
+from study.tune.searcher import SEED_KEY
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY
 
 EPOCHS = 4
