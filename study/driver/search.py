@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from study.analysis.pareto import pareto_front as _front
 from study.driver.tuner import Runtime, fit_phase, load_trainable, run_config, trial_dirname
@@ -74,86 +74,82 @@ def pareto_front(outcomes: Iterable[TrialOutcome], metrics: list[str]) -> list[d
 
 
 def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
+    """The book's recipes, then TPE's suggestions, under ASHA and the search's deadline; what they found."""
     from ray import tune
-    from ray.tune.schedulers import FIFOScheduler
 
     from study.common.files import sqlite_wal
     from study.spec import to_trial_config
     from study.spec.seeds import seed_points
-    from study.tune.optuna_store import count_skipped, optuna_url
-    from study.tune.scheduler import SeedProtectingASHA
+    from study.tune.optuna_store import optuna_url
     from study.tune.searcher import new_search
 
-    say = rt.say
     base = to_trial_config(spec, {})
-    budget = spec.budget
-    deadline = Deadline(rt.clock, budget.phase_end_s("search"))
+    deadline = Deadline(rt.clock, spec.budget.phase_end_s("search"))
     url = optuna_url(rt.study_dir)
     sqlite_wal(rt.study_dir / "optuna.db")  # only this driver writes it: WAL where the disk is local
-
     metrics = [o.metric for o in spec.objectives]
-    keys = [report_key(m) for m in metrics]
-    modes = [_tune_mode(m) for m in metrics]
+    keys, modes = [report_key(m) for m in metrics], [_tune_mode(m) for m in metrics]
     multi = len(metrics) > 1
     points = seed_points(spec, base)
     param_space = {"xs": {**rt.common, "kind": "trial", "deadline": deadline.to_dict()}}
 
     def build() -> Any:
-        say("seed trials (the book's recipes): " + ", ".join(label for label, _ in points))
+        rt.say("seed trials (the book's recipes): " + ", ".join(label for label, _ in points))
         searcher = new_search(spec, url=url, metric=keys if multi else keys[0], mode=modes if multi else modes[0],
-                              points=points, deadline=deadline, say=say)
-        es = spec.early_stopping
-        if es.scheduler == "asha" and not multi:
-            time_attr = "training_iteration" if es.time_attr == "epoch" else "time_total_s"
-            # One report per epoch (the last one carries the final evaluation): a trial is never
-            # stopped at max_t, because its last report is at max_t.
-            epochs_param = spec.param("epochs")
-            most_epochs = base.total_epochs if epochs_param is None else int(max(epochs_param.choices or [epochs_param.high]))
-            max_t = most_epochs if es.time_attr == "epoch" else int(max(budget.time_s, 1.0))
-            scheduler: Any = SeedProtectingASHA(
-                time_attr=time_attr, metric=OBJECTIVE_KEY, mode="max", max_t=max_t,
-                grace_period=es.grace_period, reduction_factor=es.reduction_factor,
-            )
-        else:
-            if es.scheduler == "asha":
-                say("early stopping: ASHA needs a single objective; running without it")
-            scheduler = FIFOScheduler()
-        monitor = StudyMonitor(clock=rt.clock, deadline_at=deadline, budget_s=budget.time_s, tracking_uri=rt.tracking_uri,
+                              points=points, deadline=deadline, say=rt.say)
+        monitor = StudyMonitor(clock=rt.clock, deadline_at=deadline, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
                                phase="search", status_every_s=rt.status_every_s, journal=rt.journal("search"))
         return tune.Tuner(
             tune.with_resources(load_trainable(rt.trainable), rt.resources()),
             param_space=param_space,
             tune_config=tune.TuneConfig(
-                search_alg=searcher,
-                scheduler=scheduler,
-                num_samples=budget.max_trials if budget.max_trials > 0 else -1,
-                max_concurrent_trials=rt.slots,
-                reuse_actors=True,
-                trial_dirname_creator=trial_dirname,
+                search_alg=searcher, scheduler=_scheduler(spec, base.total_epochs, multi, rt.say),
+                num_samples=spec.budget.max_trials if spec.budget.max_trials > 0 else -1,
+                max_concurrent_trials=rt.slots, reuse_actors=True, trial_dirname_creator=trial_dirname,
             ),
             run_config=run_config(rt, "search", monitor, deadline),
         )
 
     if deadline.time() - time.time() <= 0:
-        say("search: no time left in the budget for the search")
+        rt.say("search: no time left in the budget for the search")
     else:
         fit_phase(rt, "search", build, param_space)
+    return _outcome(spec, rt, url, base.to_dict(), points[0][1] if points else {}, metrics)
+
+
+def _scheduler(spec: StudySpec, base_epochs: int, multi: bool, say: Callable[[str], None]) -> Any:
+    """ASHA that never stops the book's recipes (one objective), else first in, first out."""
+    from ray.tune.schedulers import FIFOScheduler
+
+    from study.tune.scheduler import SeedProtectingASHA
+
+    es = spec.early_stopping
+    if es.scheduler != "asha":
+        return FIFOScheduler()
+    if multi:
+        say("early stopping: ASHA needs a single objective; running without it")
+        return FIFOScheduler()
+    # One report per epoch (the last one carries the final evaluation): a trial is never stopped
+    # at max_t, because its last report is at max_t.
+    epochs_param = spec.param("epochs")
+    most_epochs = base_epochs if epochs_param is None else int(max(epochs_param.choices or [epochs_param.high]))
+    max_t = most_epochs if es.time_attr == "epoch" else int(max(spec.budget.time_s, 1.0))
+    return SeedProtectingASHA(time_attr="training_iteration" if es.time_attr == "epoch" else "time_total_s",
+                              metric=OBJECTIVE_KEY, mode="max", max_t=max_t, grace_period=es.grace_period,
+                              reduction_factor=es.reduction_factor)
+
+
+def _outcome(spec: StudySpec, rt: Runtime, url: str, base_config: dict[str, Any], baseline_params: dict[str, Any],
+             metrics: list[str]) -> SearchOutcome:
+    """The search's outcome from its journal: the best, the baseline recipe's trial, the counts."""
+    from study.tune.optuna_store import count_skipped
 
     found = read_outcomes(Path(rt.journal("search")))
     outcomes = list(found.values())
-    baseline_params = points[0][1] if points else {}
-    baseline = next(
-        (o for o in outcomes if o.outcome == "finished" and all(o.params.get(k) == v for k, v in baseline_params.items())),
-        None,
-    )
+    baseline = next((o for o in outcomes if o.outcome == "finished"
+                     and all(o.params.get(k) == v for k, v in baseline_params.items())), None)
     return SearchOutcome(
-        outcomes=found,
-        best=best_of(outcomes),
-        baseline=baseline,
-        baseline_params=baseline_params,
-        base_config=base.to_dict(),
-        counts=count_outcomes(outcomes),
-        skipped=count_skipped(url, spec.name),
-        optuna_url=url,
-        pareto=pareto_front(outcomes, metrics) if multi else [],
+        outcomes=found, best=best_of(outcomes), baseline=baseline, baseline_params=baseline_params, base_config=base_config,
+        counts=count_outcomes(outcomes), skipped=count_skipped(url, spec.name), optuna_url=url,
+        pareto=pareto_front(outcomes, metrics) if len(metrics) > 1 else [],
     )
