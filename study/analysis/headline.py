@@ -51,6 +51,16 @@ def parent_metrics(summary: dict[str, Any]) -> dict[str, float]:
         mine = confirm.config(best.get("name"))
         if mine is not None and out["best_objective"] is not None:
             out["winners_curse"] = out["best_objective"] - mine.mean
+    for r in confirm.techniques:
+        d = r.decision
+        if d is None:
+            continue
+        slug = r.technique.replace(" ", "_").replace("-", "_")
+        out[f"tech_{slug}_difference"] = _num(d.difference)
+        out[f"tech_{slug}_p_adjusted"] = _num(d.p_adjusted)
+        out[f"tech_{slug}_pairs"] = float(d.pairs)
+        out[f"tech_{slug}_helped"] = float(d.verdict == "helped")
+        out[f"tech_{slug}_hurt"] = float(d.verdict == "hurt")
     counts = _dict(summary.get("counts"))
     for k in ("finished", "pruned", "budget", "failed"):
         out[f"trials_{k}"] = _num(counts.get(k))
@@ -68,6 +78,7 @@ def parent_note(summary: dict[str, Any] | None, dashboard: Path | None, *, study
         best = (_dict(summary.get("best_trial")) or None)
         base = (_dict(summary.get("baseline_trial")) or None)
         confirm, ablation = _outcomes(summary)
+        lines += _technique_lines(confirm)
         if best is None:
             lines.append("No trial finished: give the study more time (`--time-budget`) or a smaller base config.")
         else:
@@ -106,3 +117,27 @@ def _ablation_lines(ablation: AblationOutcome) -> list[str]:
         mark = {True: "made a difference", False: "not shown", None: "no test"}[c.shown]
         lines.append(f"- {c.technique}: {c.contribution:+.4f}, {mark}")
     return lines
+
+
+def _technique_lines(confirm: ConfirmOutcome) -> list[str]:
+    """The first answer: a markdown table of chapter 7's techniques, each alone against the baseline."""
+    if not confirm.techniques:
+        return []
+    lines = [f"**Chapter 7's techniques**, each alone against the baseline (paired over shared seeds, "
+             f"{100 * confirm.level:g} % level, Holm over {len(confirm.decisions)} comparisons and the planned looks):", "",
+             "| technique | verdict | difference | interval | pairs | p (adjusted) | the search's best setting |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in confirm.techniques:
+        d = r.decision
+        best = ", ".join(f"`{k}` = `{v!r}`" for k, v in r.best_setting.items())
+        if d is None:
+            lines.append(f"| {r.technique} | not compared: {r.why_not} | | | | | {best} |")
+            continue
+        verdict = d.verdict + (f" (about {d.more_seeds} more seeds)" if d.verdict == "undecided" and d.more_seeds else "")
+        diff = f"{100 * d.difference:+.2f} pp" if d.difference is not None else ""
+        ci = f"{100 * d.ci_low:+.2f} to {100 * d.ci_high:+.2f} pp" if d.ci_low is not None and d.ci_high is not None else ""
+        pv = f"{d.p_value:.2g} ({d.p_adjusted:.2g})" if d.p_value is not None and d.p_adjusted is not None else ""
+        lines.append(f"| {r.technique} | **{verdict}** | {diff} | {ci} | {d.pairs} | {pv} | {best} |")
+    if confirm.ended:
+        lines += ["", f"The confirmation ended: {confirm.ended}."]
+    return lines + [""]

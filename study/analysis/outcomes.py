@@ -20,6 +20,8 @@ from typing import Any, Mapping
 
 from study.analysis.ablation import Contribution
 from study.analysis.confirm import ConfigSummary, Verdict
+from study.analysis.sequential import LookPlan
+from study.analysis.techniques import DecisionRecord, TechniqueRow
 
 __all__ = ["AblationOutcome", "ConfirmOutcome", "ConfirmedConfig", "VerdictRecord"]
 
@@ -123,14 +125,19 @@ _VERDICT_KEYS = {f.name: ("verdict" if f.name == "sentence" else f.name) for f i
 
 @dataclass(frozen=True)
 class ConfirmOutcome:
-    """What the confirmation phase found: the configurations it re-ran, their runs, and the verdict."""
+    """What the confirmation phase found: every comparison with the baseline as the sequential
+    procedure decided it, the technique table, and the verdict on the best configuration."""
 
     level: float  # the study's confidence level (also when no test was made)
-    runs: int | None = None  # runs planned (None: the phase planned none: skipped, or nothing to confirm)
+    runs: int | None = None  # runs started (None: the phase planned none: skipped, or nothing to confirm)
     finished: int = 0  # runs that finished
-    configs: dict[str, ConfirmedConfig] = field(default_factory=dict)
-    verdict: VerdictRecord | None = None
+    configs: dict[str, ConfirmedConfig] = field(default_factory=dict)  # every arm's runs on the phase's fresh seeds
+    verdict: VerdictRecord | None = None  # the best configuration against the baseline
     note: str | None = None  # why there is no confirmation, or what it could not do
+    techniques: tuple[TechniqueRow, ...] = ()  # chapter 7's techniques, each alone against the baseline
+    decisions: dict[str, DecisionRecord] = field(default_factory=dict)  # every arm's decision
+    plan: LookPlan | None = None  # the looks planned before any result
+    ended: str | None = None  # why the phase ended when it did
 
     def config(self, label: str | None) -> ConfirmedConfig | None:
         return self.configs.get(label) if label is not None else None
@@ -158,6 +165,14 @@ class ConfirmOutcome:
         if self.note is not None:
             out["note"] = self.note
         out["level"] = self.level
+        if self.techniques:
+            out["techniques"] = [r.to_dict() for r in self.techniques]
+        if self.decisions:
+            out["decisions"] = {arm: asdict(d) for arm, d in self.decisions.items()}
+        if self.plan is not None:
+            out["plan"] = {"pairs": list(self.plan.pairs), "alphas": list(self.plan.alphas), "level": self.plan.level}
+        if self.ended is not None:
+            out["ended"] = self.ended
         return out
 
     @classmethod
@@ -175,8 +190,12 @@ class ConfirmOutcome:
             kw["beats_baseline"] = d.get("beats_baseline") if isinstance(d.get("beats_baseline"), bool) else None
             verdict = VerdictRecord(**kw)
         runs = int(d["runs"]) if isinstance(d.get("runs"), int) else None
+        techniques = tuple(TechniqueRow.from_dict(r) for r in d.get("techniques") or [] if isinstance(r, dict))
+        decisions = {str(k): DecisionRecord.from_dict(v) for k, v in (d.get("decisions") or {}).items() if isinstance(v, dict)} \
+            if isinstance(d.get("decisions"), dict) else {}
         return cls(level=own_level, runs=runs, finished=int(d.get("finished") or 0), configs=configs,
-                   verdict=verdict, note=str(d["note"]) if d.get("note") else None)
+                   verdict=verdict, note=str(d["note"]) if d.get("note") else None, techniques=techniques,
+                   decisions=decisions, plan=_plan(d.get("plan")), ended=str(d["ended"]) if d.get("ended") else None)
 
     def save(self, path: Path) -> None:
         from study.common.files import write_json
@@ -186,6 +205,15 @@ class ConfirmOutcome:
     @classmethod
     def load(cls, path: Path, level: float) -> ConfirmOutcome:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")), level)
+
+
+def _plan(d: Any) -> LookPlan | None:
+    if not isinstance(d, dict):
+        return None
+    try:
+        return LookPlan(tuple(int(n) for n in d["pairs"]), tuple(float(a) for a in d["alphas"]), float(d["level"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,10 @@ def _plan(spec: StudySpec, done: Outcomes, rt: Runtime) -> _Plan | AblationOutco
     if not baseline:
         return AblationOutcome(level, note="the baseline was not confirmed: nothing to ablate against")
     label, winner = best.label, dict(best.config)
+    recipe = next((r for r in confirm.techniques if r.arm == label), None)
+    if recipe is not None:
+        return AblationOutcome(level, winner=label, note=f"{label} is the {recipe.recipe} recipe: one technique ({recipe.technique}), "
+                                                         "whose comparison with the baseline is its ablation (the technique table)")
     found, skipped = variants(winner, baseline)
     planned = order_by_promise(found, done.require_search().outcomes.values())
     if not planned:
@@ -110,6 +114,11 @@ def _plan(spec: StudySpec, done: Outcomes, rt: Runtime) -> _Plan | AblationOutco
     free = {v.technique: (v, {s: plain[s] for s in seeds}) for v in planned if v.evaluation_only and set(seeds) <= set(plain)}
     for technique in free:
         rt.say(f"ablation: {label} without {technique} is its own {len(seeds)} models evaluated without it (no training)")
+    for v in planned:  # a variant the confirmation compared already (a recipe, the baseline): its runs, on shared seeds
+        same = next((c for c in confirm.configs.values() if c.config == v.config(winner) and c.label != label), None)
+        if v.technique not in free and same is not None and len(set(seeds) & set(same.by_seed)) >= 2:
+            free[v.technique] = (v, {s: same.by_seed[s] for s in seeds if s in same.by_seed})
+            rt.say(f"ablation: {label} without {v.technique} is {same.label}, compared already: its runs (no training)")
     return _Plan(label, winner, dict(best.by_seed), seeds, [v for v in planned if v.technique not in free], free, skipped)
 
 
@@ -147,7 +156,7 @@ def _report(plan: _Plan, level: float, n_jobs: int, trained: dict[str, tuple[Var
     from study.analysis.ablation import contributions
 
     results = contributions(plan.runs, {**trained, **plan.free}, level=level)
-    rows = tuple(dataclasses.replace(c, evaluation_only=c.technique in plan.free)
+    rows = tuple(dataclasses.replace(c, evaluation_only=c.technique in plan.free and plan.free[c.technique][0].evaluation_only)
                  for c in sorted(results, key=lambda c: -c.contribution))
     return AblationOutcome(level, winner=plan.label, seeds=tuple(plan.seeds), runs=n_jobs,
                            finished=sum(len(r) for _, r in trained.values()), techniques=rows, skipped=tuple(plan.skipped))

@@ -59,6 +59,8 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: P
     c = s["counts"]
     say(f"trials: {c.get('finished', 0)} finished, {c.get('pruned', 0)} pruned, {c.get('budget', 0)} stopped by the budget, "
         f"{c.get('failed', 0)} failed, {s['skipped_for_budget']} not started (would not have fit)")
+    _print_early_end(s, say)
+    _print_techniques(s, say)
     best = s["best_trial"]
     if best is None:
         say("no trial finished: give the study more time (--time-budget) or a smaller base config")
@@ -104,3 +106,40 @@ def _print_ablation(ab: dict[str, Any], say: Callable[[str], None]) -> None:
             say(f"    {r['technique']:<24} {r['contribution']:+.4f}  {mark}: {r['verdict']}")
     for skipped in ab.get("skipped") or []:
         say(f"    {skipped['technique']}: not ablated ({skipped['reason']})")
+
+
+def _print_techniques(s: dict[str, Any], say: Callable[[str], None]) -> None:
+    """The first answer: each chapter-7 technique alone against the baseline, as the confirmation decided it."""
+    from study.analysis.outcomes import ConfirmOutcome
+
+    conf = ConfirmOutcome.from_dict(s.get("confirmation"), float(s.get("level") or 0.95))
+    if not conf.techniques:
+        return
+    looks = f"{len(conf.plan.pairs)} planned look(s) at {', '.join(map(str, conf.plan.pairs))} pairs" if conf.plan else "no looks"
+    say(f"chapter 7's techniques, each alone against the baseline (paired over shared seeds, {100 * conf.level:g} % level; "
+        f"Holm over {len(conf.decisions)} comparisons, {looks}):")
+    say(f"    {'technique':<24}{'verdict':<22}{'difference':>11}  {'interval':<20}{'pairs':>5}  {'p (adjusted)':<20}search's best")
+    for r in conf.techniques:
+        d = r.decision
+        best = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in r.best_setting.items())
+        best += f" ({r.best_objective:.4f})" if best and r.best_objective is not None else ""
+        if d is None:
+            say(f"    {r.technique:<24}{'not compared':<22}{'':>11}  {r.why_not or ''}")
+            continue
+        verdict = d.verdict + (f" (~{d.more_seeds} more)" if d.verdict == "undecided" and d.more_seeds else "")
+        diff = f"{d.difference:+.4f}" if d.difference is not None else "n/a"
+        ci = f"{d.ci_low:+.3f} to {d.ci_high:+.3f}" if d.ci_low is not None and d.ci_high is not None else ""
+        pv = f"{d.p_value:.2g} ({d.p_adjusted:.2g})" if d.p_value is not None and d.p_adjusted is not None else ""
+        say(f"    {r.technique:<24}{verdict:<22}{diff:>11}  {ci:<20}{d.pairs:>5}  {pv:<20}{best}")
+    if conf.ended:
+        say(f"the confirmation ended: {conf.ended}")
+
+
+def _print_early_end(s: dict[str, Any], say: Callable[[str], None]) -> None:
+    """A study that did not use its budget says why."""
+    left = float(s["budget_seconds"]) - float(s["wall_seconds"])
+    if left <= 0.05 * float(s["budget_seconds"]):
+        return
+    conf, ab = s.get("confirmation") or {}, s.get("ablation") or {}
+    why = conf.get("ended") or conf.get("note") or ab.get("note") or "no phase had work that would finish in the time left"
+    say(f"ended {left:.0f} s before its budget: {why}")

@@ -23,15 +23,25 @@ if TYPE_CHECKING:
     from study.spec.model import Param, StudySpec
     from trainable.config import TrialConfig
 
-__all__ = ["seed_points"]
+__all__ = ["RECIPE_TECHNIQUE", "seed_points"]
 
-# A technique of the chapter, and whether a seed point (its parameters in the space) switches it on.
+# A recipe of the chapter, and whether a seed point (its parameters in the space) switches its technique on.
 _TECHNIQUES: dict[str, Callable[[Mapping[str, Any]], bool]] = {
     "normalized": lambda p: p.get("normalize", "none") != "none",
     "progressive": lambda p: p.get("progressive") is True,
     "tta": lambda p: p.get("tta_n", 0) > 0,
     "mixup": lambda p: p["mixup"] is True if "mixup" in p else p.get("mixup_alpha", 0.0) > 0,
     "label-smoothing": lambda p: p.get("label_smoothing", 0.0) > 0,
+    "smaller-images": lambda p: "size" in p,
+}
+# Each one-technique recipe and the technique it measures (study.analysis.ablation.TECHNIQUES' names).
+RECIPE_TECHNIQUE = {
+    "normalized": "normalization",
+    "progressive": "progressive resizing",
+    "tta": "test-time augmentation",
+    "mixup": "mixup",
+    "label-smoothing": "label smoothing",
+    "smaller-images": "image size",
 }
 
 
@@ -39,6 +49,16 @@ def _fits(param: Param, value: Any) -> bool:
     if param.kind == "choice":
         return value in param.choices
     return param.low <= value <= param.high  # type: ignore[operator]
+
+
+def _smaller_size(param: Param | None, size: int) -> int | None:
+    """The size of the image-size recipe: the space's largest size below the base's (None: none there)."""
+    if param is None:
+        return None
+    if param.kind == "choice":
+        below = [c for c in param.choices if isinstance(c, int) and not isinstance(c, bool) and c < size]
+        return max(below) if below else None
+    return int(param.low) if param.low is not None and param.low < size else None  # type: ignore[operator]
 
 
 def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str, Any]]]:
@@ -62,6 +82,9 @@ def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str,
         (("mixup",), {"mixup": True, "mixup_alpha": 0.4}),
         (("label-smoothing",), {"label_smoothing": 0.1}),
     ]
+    smaller = _smaller_size(params.get("size"), base.size)
+    if smaller is not None:  # image size is searched: the baseline at the nearest smaller size the space has
+        recipes.append((("smaller-images",), {"size": smaller}))
     out, seen = [], set()
     for techniques, changes in recipes:
         point = {}
@@ -79,7 +102,7 @@ def seed_points(spec: StudySpec, base: TrialConfig) -> list[tuple[str, dict[str,
                 point.pop(k, None)
         if not point.get("tta_n"):
             point.pop("tta_beta", None)
-        ran = [t for t in techniques if _TECHNIQUES[t](point)]
+        ran = [t for t in techniques if _TECHNIQUES[t](point) and (t != "smaller-images" or point.get("size") != base.size)]
         if techniques and not ran:
             continue  # none of the recipe's techniques fits the space: nothing of it to run
         key = json.dumps(point, sort_keys=True)

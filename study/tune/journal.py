@@ -25,6 +25,7 @@ class TrialOutcome:
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     label: str | None = None  # confirmation runs: which configuration this run repeats
+    recipe: str | None = None  # search trials: which of the book's recipes this seed trial is (None: TPE's)
 
     def to_line(self) -> str:
         """The journal's line of this outcome (JSON, newline-terminated)."""

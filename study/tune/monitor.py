@@ -189,7 +189,7 @@ class StudyMonitor(Callback):
         job = trial.config.get("job") or {}
         rec = TrialOutcome(
             trial.trial_id, str(trial), outcome, objective, dict(trial.config.get("trial") or job.get("trial") or {}),
-            self._params(trial), result, error, job.get("label"),
+            self._params(trial), result, error, job.get("label"), trial.config.get("seed_recipe"),
         )
         followed = self._followed(trial)
         if followed is not None:  # the run id the trial could not report (the driver sends its run)
