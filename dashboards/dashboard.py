@@ -23,6 +23,8 @@ from dashboards.render import (
     effects,
     history,
     importance,
+    rungs,
+    techniques,
     timeline,
     tta,
 )
@@ -47,12 +49,15 @@ def _panel(key: str, module: Any, compute: Callable[[StudyTables], Any], draw: C
 
 
 def panel_views(tables: StudyTables) -> list[PanelView]:
-    """The nine panels of the issue, in order."""
+    """The panels, in order: the techniques first (the study's first answer), then the winner."""
     return [
+        _panel("techniques", techniques, P.techniques_info, techniques.techniques_figures, tables, text=techniques.techniques_html,
+               notes=techniques.techniques_notes),
         _panel("answer", answer, P.answer_info, answer.answer_figures, tables, text=answer.answer_html),
         _panel("effects", effects, P.effects_info, effects.effects_figures, tables, notes=lambda i: [effects.effects_note(i)]),
         _panel("importance", importance, P.importance_info, importance.importance_figures, tables,
                notes=lambda i: [i.note] if i.note else []),
+        _panel("rungs", rungs, P.rungs_info, rungs.rungs_figures, tables, notes=rungs.rungs_notes),
         _panel("tta", tta, P.tta_info, tta.tta_figures, tables,
                notes=lambda i: [f"Mean gain from TTA: {100 * i.mean_gain:+.2f} pp over {len(i.points)} trial(s)."] if i.points else []),
         _panel("cost", cost, P.cost_info, cost.cost_figures, tables),

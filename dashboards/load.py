@@ -92,8 +92,20 @@ def _meta(folder: Path, record: dict[str, Any], notes: list[str]) -> StudyMeta:
         parent_run_id=record.get("parent_run_id"),
         tracking_uri=tracking_uri_of(folder, record),
         level=_level(_dict(spec.get("objective")).get("level"), Spec.level),
+        asha=_asha(_dict(spec.get("early_stopping"))),
         test_hooks=str(record["test_hooks"]) if record.get("test_hooks") else None,
     )
+
+
+def _asha(es: dict[str, Any]) -> tuple[int, float] | None:
+    """ASHA's grace period (epochs) and reduction factor, when the study file stops trials early by epoch."""
+    from study.spec import EarlyStopping
+
+    d = EarlyStopping()
+    if es.get("scheduler", d.scheduler) != "asha" or es.get("time_attr", d.time_attr) != "epoch":
+        return None
+    grace, rf = es.get("grace_period", d.grace_period), es.get("reduction_factor", d.reduction_factor)
+    return (int(grace), float(rf)) if _number(grace) and _number(rf) else None
 
 
 def _level(x: Any, default: float) -> float:

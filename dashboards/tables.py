@@ -85,6 +85,7 @@ class StudyMeta:
     parent_run_id: str | None = None  # the MLflow parent run
     tracking_uri: str | None = None
     level: float = 0.95  # the study file's [objective] level: the confidence level of its verdicts
+    asha: tuple[int, float] | None = None  # (grace period in epochs, reduction factor) when the search stopped trials early
     test_hooks: str | None = None  # a test's stand-in or fault ran this study: its numbers are not measurements
 
 

@@ -187,7 +187,8 @@ def _plan(spec: StudySpec, design: Design, rt: Runtime, left: float) -> tuple[Lo
         d = json.loads(path.read_text(encoding="utf-8"))
         return LookPlan(tuple(d["pairs"]), tuple(d["alphas"]), float(d["level"])), list(d["fresh"])
     first = max(2, spec.budget.confirm_seeds)
-    plan = plan_looks(first, _most_pairs(design, first, rt.slots, left), spec.level)
+    most = _most_pairs(design, first, rt.slots, left)
+    plan = plan_looks(first, min(most, spec.budget.max_seeds) if spec.budget.max_seeds else most, spec.level)
     fresh = [spec.seed + CONFIRM_SEED_OFFSET + k for k in range(plan.most + 8)]  # spares for runs that fail
     from study.common.files import write_json
 

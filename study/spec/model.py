@@ -129,8 +129,9 @@ class Budget:
     time_s: float = 600.0  # s, wall clock of the whole study
     max_trials: int = 0  # search trials at most; 0 = only the time limits them
     confirm_share: float = 0.2  # fraction of time_s reserved for confirmation runs
-    confirm_top: int = 3  # best configs re-run with fresh seeds (0 = no confirmation)
-    confirm_seeds: int = 3  # fresh seeds per re-run config
+    confirm_top: int = 3  # best search configs compared with the baseline beside the recipes (0 = no confirmation phase)
+    confirm_seeds: int = 3  # seeds a comparison shares with the baseline at its first test (the first look; >= 2)
+    max_seeds: int = 0  # the most seeds any comparison gets (the last look); 0 = as many as the budget allows
     ablation_share: float = 0.0  # fraction of time_s kept for the ablation of the winner (0 = no ablation)
 
     def phase_end_s(self, phase: str) -> float:

@@ -5,7 +5,7 @@ A study file is TOML (``study/spec/default_space.toml`` is the built-in one, and
     name = "chapter7"                       # [A-Za-z0-9._-]{1,64}
     seed = 0
     [base]                                  # TrialConfig values for every trial; may hold preset = NAME
-    [budget]                                # time, max_trials, confirm_share, confirm_top, confirm_seeds
+    [budget]                                # time, max_trials, confirm_share, confirm_top, confirm_seeds, max_seeds
     [objective]                             # metrics = ["accuracy", ...]
     [early_stopping]                        # scheduler, time_attr, grace_period, reduction_factor
     [search]                                # NAME = { float|int = [lo, hi] (log, step) | choice = [...], when = {...} }
@@ -74,7 +74,7 @@ __all__ = ["apply_overrides", "default_spec", "load_study_file", "spec_from_dict
 
 _SECTIONS = {
     "name": None, "seed": None, "base": None,
-    "budget": ("time", "max_trials", "confirm_share", "confirm_top", "confirm_seeds", "ablation_share"),
+    "budget": ("time", "max_trials", "confirm_share", "confirm_top", "confirm_seeds", "max_seeds", "ablation_share"),
     "objective": ("metrics", "level"),
     "early_stopping": ("scheduler", "time_attr", "grace_period", "reduction_factor"),
     "search": None,
@@ -325,8 +325,18 @@ def _parse_budget(ctx: FileContext, raw: dict[str, Any]) -> Budget:
                                  "write e.g. confirm_share = 0.2 (0 = no confirmation time)"),
         confirm_top=_int_in(ctx, "budget", "confirm_top", raw.get("confirm_top", d.confirm_top), 0, 1000),
         confirm_seeds=_int_in(ctx, "budget", "confirm_seeds", raw.get("confirm_seeds", d.confirm_seeds), 1, 100),
+        max_seeds=_max_seeds(ctx, raw, d),
         ablation_share=_ablation_share(ctx, raw, d),
     )
+
+
+def _max_seeds(ctx: FileContext, raw: dict[str, Any], d: Budget) -> int:
+    most = _int_in(ctx, "budget", "max_seeds", raw.get("max_seeds", d.max_seeds), 0, 1000)
+    first = raw.get("confirm_seeds", d.confirm_seeds)
+    if most and isinstance(first, int) and most < max(2, first):
+        ctx.fail("budget", "max_seeds", f"is {most}, below the first look's {max(2, first)} seeds (confirm_seeds)",
+                 "raise it, or 0 for as many as the budget allows")
+    return most
 
 
 def _ablation_share(ctx: FileContext, raw: dict[str, Any], d: Budget) -> float:

@@ -47,8 +47,9 @@ def describe(spec: StudySpec) -> str:
     """A short summary for the launch log: the study, then one line per searched parameter."""
     b = spec.budget
     limit = f", at most {b.max_trials} trials" if b.max_trials else ""
-    confirm = (f"confirm top {b.confirm_top} x {b.confirm_seeds} seeds in {b.confirm_share:.0%} of it"
-               if b.confirm_top else "no confirmation runs")
+    most = f"up to {b.max_seeds}" if b.max_seeds else "more where the answer is open"
+    confirm = (f"compare each technique and the top {b.confirm_top} with the baseline on {b.confirm_seeds} seeds ({most}) "
+               f"in {b.confirm_share:.0%} of it" if b.confirm_top else "no confirmation runs")
     confirm += f"; ablation in {b.ablation_share:.0%}" if b.ablation_share else "; no ablation"
     goals = ", ".join(f"{o.direction} {o.metric}" for o in spec.objectives)
     es = spec.early_stopping

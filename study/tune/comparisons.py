@@ -142,6 +142,7 @@ class ComparisonSearch(Searcher):
 
         with open(checkpoint_path, "rb") as f:
             self.__dict__.update(pickle.load(f))  # running trials go on under the same ids (Tuner.restore)
+        self.say = getattr(self, "say", None)
 
     # -- where the seeds go -------------------------------------------------------------------------
     def _wanted(self) -> list[tuple[str, int]]:

@@ -262,3 +262,37 @@ def test_an_evaluation_only_ablation_says_it_read_the_winners_own_models() -> No
     bar = ablation_figures(info)[0].data[0]
     assert bar.text[0] == "+9.0 pp · 3 pairs · p = 0.036"  # the numbers on the bar, the sentence in the hover
     assert bar.customdata[0].startswith("winner − without test-time augmentation = +0.0900 (...):<br>")
+
+
+# -- the techniques, and early stopping's foresight ------------------------------------------------
+
+def test_techniques_are_read_as_the_confirmation_decided_them() -> None:
+    from dashboards.panels import techniques_info
+
+    row = {"technique": "mixup", "recipe": "mixup", "arm": "train_trial_m", "setting": {"mixup_alpha": 0.4},
+           "decision": {"arm": "train_trial_m", "verdict": "hurt", "pairs": 5, "level": 0.9, "look": 2, "difference": -0.05,
+                        "p_value": 0.001, "p_adjusted": 0.02},
+           "baseline_by_seed": {"1000": 0.6, "1001": 0.62}, "arm_by_seed": {"1000": 0.55, "1001": 0.57}}
+    confirmation = {"level": 0.9, "techniques": [row], "decisions": {"train_trial_m": row["decision"]},
+                    "plan": {"pairs": [3, 5], "alphas": [0.05, 0.05], "level": 0.9}, "ended": "every comparison is settled"}
+    info = techniques_info(tables([], summary={"confirmation": confirmation}))
+    (r,) = info.rows
+    assert r.verdict == "hurt" and r.decision.look == 2 and r.arm_by_seed == {1000: 0.55, 1001: 0.57}
+    assert info.plan.pairs == (3, 5) and info.comparisons == 1 and info.level == 0.9 and info.ended
+    from dataclasses import replace
+
+    before = replace(tables([], phase="ablation"), confirmation=confirmation)  # the phase's outcome, no summary yet
+    assert techniques_info(before).rows == info.rows
+    assert "has not ended" in (techniques_info(tables([], phase="confirm")).reason or "")
+
+
+def test_rungs_rank_the_finished_trials_against_their_end() -> None:
+    from dataclasses import replace
+
+    from dashboards.panels import rungs_info
+
+    search = [trial(f"train_trial_{i}", 0.5 + 0.05 * i, epochs=4) for i in range(4)]
+    tab = tables(search)
+    info = rungs_info(replace(tab, meta=replace(tab.meta, asha=(1, 2.0))))
+    assert [r.rung for r in info.rows] == [1, 2] and all(r.rho == pytest.approx(1.0) for r in info.rows) and info.trials == 4
+    assert "no ASHA" in (rungs_info(tab).reason or "")

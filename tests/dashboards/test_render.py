@@ -13,7 +13,7 @@ from dashboards import build_html, write_dashboard
 from dashboards.tables import OptunaTrial
 from tests.dashboards.builders import tables, trial, with_optuna, write_folder
 
-PANELS = ["answer", "effects", "importance", "tta", "cost", "curves", "timeline", "history", "ablation"]
+PANELS = ["techniques", "answer", "effects", "importance", "rungs", "tta", "cost", "curves", "timeline", "history", "ablation"]
 
 
 class _Sections(HTMLParser):
@@ -59,14 +59,30 @@ def _full():
               trial("train_trial_p", 0.30, outcome="pruned", params={"lr": 0.009, "tta_n": 1}, start=20, duration=3)]
     conf = [trial(f"train_trial_c{i}", v, phase="confirm", label=lb, start=40 + i)
             for i, (lb, v) in enumerate([("baseline", 0.59), ("baseline", 0.61), ("train_trial_t", 0.63), ("train_trial_t", 0.64)])]
-    return with_optuna(tables(search + conf, summary={"best_trial": {"name": "train_trial_t", "objective": 0.65}}))
+    techniques = [{"technique": "test-time augmentation", "recipe": "tta", "arm": "train_trial_t", "setting": {"tta_n": 2},
+                   "decision": {"arm": "train_trial_t", "verdict": "undecided", "pairs": 3, "level": 0.95, "difference": 0.03,
+                                "ci_low": -0.01, "ci_high": 0.07, "p_value": 0.08, "p_adjusted": 0.3, "more_seeds": 4},
+                   "baseline_by_seed": {"0": 0.6, "1000": 0.58, "1001": 0.61}, "arm_by_seed": {"0": 0.65, "1000": 0.6, "1001": 0.63}},
+                  {"technique": "mixup", "recipe": None, "arm": None, "decision": None,
+                   "why_not": "the study's space cannot switch it on"}]
+    summary = {"best_trial": {"name": "train_trial_t", "objective": 0.65}, "confirmation": {"techniques": techniques, "level": 0.95}}
+    return with_optuna(tables(search + conf, summary=summary))
 
 
 def test_a_full_study_draws_every_panel_but_ablation() -> None:
     panels = sections(build_html(_full()))
-    assert {k for k, v in panels.items() if v[0] == "empty"} == {"ablation"}
+    assert {k for k, v in panels.items() if v[0] == "empty"} == {"ablation", "rungs"}
     assert "this study ran no ablation phase" in panels["ablation"][2]
     assert "65.00%" in panels["answer"][2]
+    assert "undecided (about 4 more seeds)" in panels["techniques"][2] and "cannot switch it on" in panels["techniques"][2]
+    assert "no ASHA" in panels["rungs"][2]
+
+
+def test_the_rungs_are_drawn_when_asha_judged_trials_that_then_ran_to_their_end() -> None:
+    search = [trial(f"train_trial_{i}", 0.5 + 0.05 * i, params={"lr": 0.001 * (i + 1)}, epochs=4, start=10 * i) for i in range(5)]
+    tab = tables(search)
+    panels = sections(build_html(replace(tab, meta=replace(tab.meta, asha=(1, 2.0)))))
+    assert panels["rungs"][0] == "drawn" and "Over 5 trials that ran to their end" in panels["rungs"][2]
 
 
 def test_an_ablation_is_drawn() -> None:
@@ -84,7 +100,7 @@ def test_an_ablation_is_drawn() -> None:
 def test_one_trial_without_tta_or_confirmation() -> None:
     panels = sections(build_html(with_optuna(tables([trial("train_trial_only", 0.5, params={"lr": 0.003})]))))
     empty = {k for k, v in panels.items() if v[0] == "empty"}
-    assert empty == {"importance", "tta", "ablation"}
+    assert empty == {"techniques", "importance", "rungs", "tta", "ablation"}
     assert "at least 2 finished trials" in panels["importance"][2]
     assert "used TTA" in panels["tta"][2]
     assert "No seed-noise band" in panels["effects"][2]

@@ -2,8 +2,9 @@
 that one: the terminal, summary.json, the MLflow parent run's metrics and description, the dashboard.
 
 The trials are the stand-in whose mixup gain is borderline (``study.testing.stand_in.borderline_trial``:
-paired differences 0.03, 0.05, 0.01 over the three confirmation seeds, two-sided p = 0.12), so the
-verdict is "beats the baseline" at ``level = 0.8`` and "not shown" at the default 0.95.
+paired differences 0.03, 0.05, 0.01 over three seeds — the search's run of the mixup recipe and two
+fresh ones; one look, ``max_seeds = 3`` — two-sided p = 0.12), so the verdict is "beats the baseline"
+at ``level = 0.8`` and "not shown" at the default 0.95.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ def test_a_study_at_level_0_8_shows_one_verdict_everywhere(ray_session, small_da
     monkeypatch.setenv(TRAINABLE_ENV, "study.testing.stand_in:borderline_trial")
     spec = write_study(tmp_path / "spec", small_data, name="level", max_trials=2, budget="240s",
                        extra="[objective]\nlevel = 0.8\n", search="mixup = { choice = [false, true] }\n")
-    text = spec.read_text().replace("confirm_seeds = 2", "confirm_seeds = 3").replace('scheduler = "asha"', 'scheduler = "none"')
+    text = spec.read_text().replace("confirm_seeds = 2", "confirm_seeds = 3\nmax_seeds = 3").replace('scheduler = "asha"', 'scheduler = "none"')
     spec.write_text(text)
     summary = launch(LaunchOptions(space=str(spec), root=str(tmp_path / "studies"), status_every_s=1e9))
     terminal = capsys.readouterr().out
 
     conf = summary["confirmation"]
-    assert conf["level"] == 0.8 and conf["test"] == "paired" and conf["n_pairs"] == 3
+    assert conf["level"] == 0.8 and conf["test"] == "paired" and conf["n_pairs"] == 3 and conf["plan"]["pairs"] == [3]
     assert 0.05 < conf["p_value"] < 0.2, conf  # the planted borderline: shown at 80 %, not at 95 %
     assert conf["beats_baseline"] is True and "at the 80 % level" in conf["verdict"] and "it beats the baseline" in conf["verdict"]
     assert conf["difference"] == pytest.approx(0.03, abs=1e-9)

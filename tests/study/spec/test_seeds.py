@@ -58,3 +58,14 @@ def test_a_recipe_without_any_of_its_techniques_is_left_out():
                                       "progressive": {"choice": [False, True]}}}, source="<t>")
     labels = [label for label, _ in seed_points(spec, to_trial_config(spec, {}))]
     assert labels == ["baseline", "normalized", "progressive"]
+
+
+def test_a_searched_size_adds_the_image_size_recipe_at_the_nearest_smaller_size():
+    spec = spec_from_dict({"name": "s", "base": {"preset": "tiny", "size": 48},
+                           "search": {"size": {"choice": [24, 32, 48, 64]}, "tta_n": {"int": [0, 4]}}}, source="<t>")
+    points = dict(seed_points(spec, to_trial_config(spec, {})))
+    assert list(points) == ["baseline", "tta", "smaller-images"]
+    assert points["smaller-images"] == {**points["baseline"], "size": 32} and points["baseline"]["size"] == 48
+    below = spec_from_dict({"name": "s", "base": {"preset": "tiny", "size": 24},
+                            "search": {"size": {"choice": [24, 32]}}}, source="<t>")
+    assert [label for label, _ in seed_points(below, to_trial_config(below, {}))] == ["baseline"]  # nothing smaller

@@ -26,11 +26,11 @@ def test_suggest_respects_conditions_and_gives_valid_configs():
         cfg = to_trial_config(spec, params)
         assert isinstance(cfg, TrialConfig)
         assert cfg.seed == spec.seed and cfg.total_epochs == spec.base["epochs"]
-        assert cfg.final_size == params["size"]
+        assert cfg.final_size == spec.base["size"]
         assert cfg.mixup_alpha == (params["mixup_alpha"] if params["mixup"] else 0.0)
         if params["progressive"]:
             stages = cfg.stages()
-            assert len(stages) == 2 and stages[0].size < stages[1].size == params["size"]
+            assert len(stages) == 2 and stages[0].size < stages[1].size == spec.base["size"]
             assert stages[1].mode == params["resize_mode"]
         else:
             assert cfg.schedule == ""
