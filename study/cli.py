@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--root", default="studies", metavar="DIR")
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; anything else exposes the UI)")
+    ui.add_argument("--verbose", action="store_true",
+                    help="show the server's own output (start-up lines, warnings, requests) here instead of in STUDY/ui.log")
 
     sy = sub.add_parser(
         "sync", help="send to MLflow what a study's trial records hold and MLflow lacks",
@@ -215,7 +217,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_ui(args: argparse.Namespace) -> int:
     from study.commands.ui import serve
 
-    return serve(args.study, root=args.root, host=args.host, port=args.port)
+    return serve(args.study, root=args.root, host=args.host, port=args.port, verbose=args.verbose)
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:

@@ -18,9 +18,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import FrameType
 
 from study.common.errors import UsageError
+from study.common.logs import open_server_log, tail
 
 __all__ = ["LOCAL_HOSTS", "ServerStopped", "check_port", "run_server_process", "stop_on_signals", "warn_if_exposed"]
 
@@ -109,9 +111,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-def run_server_process(cmd: list[str], health_url: str, on_ready: Callable[[], None], *, start_timeout_s: float = 120.0) -> int:
+def run_server_process(cmd: list[str], health_url: str, on_ready: Callable[[], None], *, log: Path | None = None,
+                       start_timeout_s: float = 120.0) -> int:
     """Run ``cmd`` in its own process group until it exits or a stop signal comes; ``on_ready`` once ``health_url`` answers.
 
+    The server's stdout and stderr go to ``log`` (appended), or to the terminal when it is None; should it
+    fail to start, the end of its log is shown with the error.
     Exit status: the server's own when it ends by itself (2 when it ends before answering), 0 when stopped by a signal.
     A signal sends SIGTERM to the server's group at once, from the handler, and is remembered: should its
     exception be lost on the way, the server still ends, and so does this wait. A second signal
@@ -134,21 +139,29 @@ def run_server_process(cmd: list[str], health_url: str, on_ready: Callable[[], N
         _stop_group(proc)
         return 0
 
+    def fail(why: str) -> int:
+        print(f"error: the server {why}", file=sys.stderr)
+        if log is not None:
+            print(f"the end of its log ({log}):", *(f"  {line}" for line in tail(log, start)), sep="\n", file=sys.stderr)
+        return 2
+
     with stop_on_signals(on_signal):
-        proc = subprocess.Popen(cmd, start_new_session=True)
+        out, start = open_server_log(log, cmd) if log is not None else (None, 0)
+        try:
+            proc = subprocess.Popen(cmd, start_new_session=True, stdout=out, stderr=subprocess.STDOUT if out else None)
+        finally:
+            if out is not None:
+                out.close()  # the server holds its own copy
         try:
             deadline = time.monotonic() + start_timeout_s
             while not _answers(health_url):
                 if stopped:
                     return stop()
                 if proc.poll() is not None:
-                    print(f"error: the server exited (status {proc.returncode}) before it answered on {health_url}",
-                          file=sys.stderr)
-                    return 2
+                    return fail(f"exited (status {proc.returncode}) before it answered on {health_url}")
                 if time.monotonic() > deadline:
-                    print(f"error: the server did not answer on {health_url} within {start_timeout_s:.0f} s", file=sys.stderr)
                     _stop_group(proc)
-                    return 2
+                    return fail(f"did not answer on {health_url} within {start_timeout_s:.0f} s")
                 time.sleep(0.3)
             if not stopped:
                 on_ready()

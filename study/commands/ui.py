@@ -11,6 +11,7 @@ from pathlib import Path
 
 from study.common.errors import UsageError
 from study.common.folder import find_study, read_study, tracking_uri_of
+from study.common.logs import UI_LOG
 
 __all__ = ["serve", "server_command"]
 
@@ -29,8 +30,12 @@ def _experiment_id(base: str, experiment: str) -> str:
         return str(json.load(r)["experiment"]["experiment_id"])
 
 
-def serve(name: str | None, *, root: str, host: str, port: int) -> int:
-    """``mlflow server`` on the study's own store until Ctrl+C, SIGTERM or SIGHUP (which stop its whole process group)."""
+def serve(name: str | None, *, root: str, host: str, port: int, verbose: bool = False) -> int:
+    """``mlflow server`` on the study's own store until Ctrl+C, SIGTERM or SIGHUP (which stop its whole process group).
+
+    The terminal shows the study's lines (the addresses); the server's own output (its start-up lines,
+    warnings, requests) goes to ``ui.log`` in the study folder, or to the terminal with ``verbose``.
+    """
     from study.commands.serving import check_port, run_server_process, warn_if_exposed
 
     check_port(host, port)  # a taken port: exit 2 here, before any address is printed
@@ -61,5 +66,6 @@ def serve(name: str | None, *, root: str, host: str, port: int) -> int:
         for what, url in ui_links(base, experiment_id, meta.get("parent_run_id")):
             print(f"  {what + ':':12s}{url}", flush=True)
 
-    print(f"study ui: starting mlflow server for study {d.name!r}...", flush=True)
-    return run_server_process(server_command(uri, d / "mlartifacts", host, port), f"{base}/health", ready)
+    log = None if verbose else d / UI_LOG
+    print(f"study ui: starting mlflow server for study {d.name!r}" + (f" (its log: {log})" if log else "") + "...", flush=True)
+    return run_server_process(server_command(uri, d / "mlartifacts", host, port), f"{base}/health", ready, log=log)

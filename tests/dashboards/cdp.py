@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -83,7 +84,7 @@ class _Socket:
 
 
 class Browser:
-    """``with Browser() as b: b.open(url); b.run(20); b.evaluate_everywhere(expr)``."""
+    """``with Browser() as b: b.open(url); b.poll(expr, done, timeout)`` (or ``b.run(20); b.evaluate_everywhere(expr)``)."""
 
     def __init__(self, width: int = 1280, height: int = 1000) -> None:
         self.port = free_port()
@@ -162,6 +163,15 @@ class Browser:
             out.append({"error": res["exceptionDetails"].get("text")} if "exceptionDetails" in res
                        else (res.get("result") or {}).get("value"))
         return out
+
+    def poll(self, expression: str, done: Callable[[list[Any]], bool], timeout: float) -> list[Any]:
+        """:meth:`evaluate_everywhere` of ``expression`` every half second, the page running in between, until
+        ``done`` holds of its values or ``timeout`` seconds have passed; the last values either way (the caller
+        asserts on them, so a page that never gets there fails with what it showed last)."""
+        end = time.time() + timeout
+        while not done(values := self.evaluate_everywhere(expression)) and time.time() < end:
+            self.run(0.5)
+        return values
 
     def screenshot(self, path: Path) -> Path:
         msg = self._result(self._call("Page.captureScreenshot", {"format": "png"}))

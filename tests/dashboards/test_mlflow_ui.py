@@ -98,15 +98,16 @@ def test_study_ui_shows_the_study(tiny_study: Path, tmp_path: Path) -> None:
         # in a browser: "Training runs" lists the parent run; expanded, its children, with their data set
         with Browser(height=1000) as browser:
             browser.open(links["runs"])
-            browser.run(15)
-            page = browser.evaluate_everywhere("document.body.innerText")[0]
+            wanted = ("Training runs", f"{tiny_study.name}-launch", f"{len(runs)} matching runs")
+            page = browser.poll("document.body.innerText", lambda v: isinstance(v[0], str) and all(w in v[0] for w in wanted), 90)[0]
             assert "Training runs" in page and f"{tiny_study.name}-launch" in page and f"{len(runs)} matching runs" in page
             clicked = browser.evaluate_everywhere(
                 "(() => { const b = Array.from(document.querySelectorAll('[role=row] button.du-bois-light-btn-link'));"
                 " b.forEach(x => x.click()); return b.length; })()")[0]
             assert clicked >= 1, "no expander on the parent run's row"
-            browser.run(5)
-            cells = browser.evaluate_everywhere("Array.from(document.querySelectorAll('[role=gridcell]')).map(e => e.innerText)")[0]
+            names = [c["info"]["run_name"] for c in children] + ["embedded"]
+            cells = browser.poll("Array.from(document.querySelectorAll('[role=gridcell]')).map(e => e.innerText)",
+                                 lambda v: isinstance(v[0], list) and all(n in " ".join(v[0]) for n in names), 60)[0]
             shown = " ".join(cells)
             for c in children:
                 assert c["info"]["run_name"] in shown, f"child run {c['info']['run_name']} not listed"
@@ -114,14 +115,18 @@ def test_study_ui_shows_the_study(tiny_study: Path, tmp_path: Path) -> None:
 
             # the parent run's Artifacts tab runs dashboard.html (MLflow's sandboxed iframe): every panel drew
             browser.open(links["dashboard"])
-            browser.run(30)
             panels = ("Array.from(document.querySelectorAll('section.panel'))"
                       ".map(s => [s.dataset.panel, s.dataset.state, s.querySelectorAll('svg.main-svg').length])")
-            found = browser.evaluate_everywhere(f"[document.documentElement.getAttribute('data-js-errors'), {panels}, "
-                                                "(document.querySelector('.best-objective') || {}).textContent]")
+
+            def settled(values: list[Any]) -> bool:  # in a frame, loaded to the end; every panel drew, or it reported an error
+                return any(isinstance(f, list) and f[1] and f[3] == "complete"
+                           and (f[0] is not None or all(st != "drawn" or n > 0 for _, st, n in f[1])) for f in values)
+
+            found = browser.poll(f"[document.documentElement.getAttribute('data-js-errors'), {panels}, "
+                                 "(document.querySelector('.best-objective') || {}).textContent, document.readyState]", settled, 120)
             frame = next((f for f in found if isinstance(f, list) and f[1]), None)
             assert frame is not None, f"dashboard.html did not render in the Artifacts tab: {found}"
-            errors, drawn, best_text = frame
+            errors, drawn, best_text, _ = frame
             assert errors is None, errors
             assert all(state != "error" and (state != "drawn" or svgs > 0) for _, state, svgs in drawn), drawn
             assert {"answer", "effects", "curves", "timeline"} <= {k for k, state, _ in drawn if state == "drawn"}

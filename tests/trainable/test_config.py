@@ -1,3 +1,5 @@
+from dataclasses import FrozenInstanceError
+
 import pytest
 
 from trainable.config import ConfigError, TrialConfig
@@ -20,7 +22,7 @@ def test_from_dict_converts_strings():
 
 
 def test_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(FrozenInstanceError, match="cannot assign to field 'lr'"):
         TrialConfig().lr = 1.0  # type: ignore[misc]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,28 @@ def test_contributions_are_paired_t_tests_holm_corrected():
     assert high.p_adjusted == pytest.approx(max(low.p_adjusted, high.p_value))
     assert m.shown is True and n.shown is False
     assert m.stderr == pytest.approx(stats.sem([0.10, 0.09, 0.11]))
+
+
+def test_contributions_against_numbers_worked_by_hand():
+    """Not scipy's numbers. Mixup's per-seed differences 0.10, 0.09, 0.11: mean 0.1, standard deviation 0.01,
+    t = 0.1 / (0.01 / sqrt(3)) = 10 sqrt(3) on 2 dof; normalization's 0.01, -0.01, 0.02: mean 2/3 x 0.01,
+    standard deviation sqrt(7/3) x 0.01, t = 2 / sqrt(7). With 2 dof, P(|T| >= t) = 1 - t / sqrt(2 + t^2)
+    and t_0.975 = 0.95 / sqrt(2 x 0.975 x 0.025). R 4.2's ``t.test(..., paired = TRUE)`` prints p = 0.003316759,
+    95 % CI 0.07515862288 to 0.12484137712 (mixup) and p = 0.5285955 (normalization)."""
+    winner = {1: 0.80, 2: 0.78, 3: 0.83}
+    mix = Variant("mixup", {"mixup_alpha": 0.0}, {"mixup_alpha": 0.4})
+    norm = Variant("normalization", {"normalize": "none"}, {"normalize": "dataset"})
+    runs = {"mixup": (mix, {1: 0.70, 2: 0.69, 3: 0.72}), "normalization": (norm, {1: 0.79, 2: 0.79, 3: 0.81})}
+    out = {c.technique: c for c in contributions(winner, runs)}
+    m, n = out["mixup"], out["normalization"]
+    p_mix, p_norm = 1 - math.sqrt(300 / 302), 1 - math.sqrt(2) / 3  # 1 - t / sqrt(2 + t^2) at t^2 = 300 and 4/7
+    assert (m.p_value, n.p_value) == pytest.approx((p_mix, p_norm), rel=1e-9)
+    assert m.p_value == pytest.approx(0.003316759, abs=5e-10) and n.p_value == pytest.approx(0.5285955, abs=5e-8)  # as printed
+    assert (m.p_adjusted, n.p_adjusted) == pytest.approx((2 * p_mix, p_norm), rel=1e-9)  # Holm over the two
+    half = 0.95 / math.sqrt(2 * 0.975 * 0.025) * 0.01 / math.sqrt(3)
+    assert (m.ci_low, m.ci_high) == pytest.approx((0.1 - half, 0.1 + half), rel=1e-9)
+    assert (m.ci_low, m.ci_high) == pytest.approx((0.07515862288, 0.12484137712), abs=5e-12)
+    assert m.stderr == pytest.approx(0.01 / math.sqrt(3), rel=1e-9) and n.stderr == pytest.approx(math.sqrt(7 / 9) * 0.01, rel=1e-9)
 
 
 def test_one_pair_is_too_few_for_a_test():

@@ -107,8 +107,19 @@ def test_runs_on_shared_seeds_are_judged_by_the_paired_test():
     assert v.comparison.p_value == pytest.approx(float(expected.pvalue))
     assert v.noise == pytest.approx(0.01 / math.sqrt(3))  # stdev of (0.06, 0.05, 0.07) / sqrt(3)
     assert v.beats_baseline is True
+    # Not scipy's numbers: differences 0.06, 0.05, 0.07, so t = 0.06 / (0.01 / sqrt(3)) = 6 sqrt(3) on 2 dof, where
+    # P(|T| >= t) = 1 - t / sqrt(2 + t^2) and t_0.975 = 0.95 / sqrt(2 x 0.975 x 0.025); R 4.2's paired t.test prints
+    # p = 0.009132611, 95 % CI 0.03515862288 to 0.08484137712
+    assert v.comparison.p_value == pytest.approx(1 - math.sqrt(108 / 110), rel=1e-9)
+    assert v.comparison.p_value == pytest.approx(0.009132611, abs=5e-10)
+    half = 0.95 / math.sqrt(2 * 0.975 * 0.025) * 0.01 / math.sqrt(3)
+    assert (v.comparison.ci_low, v.comparison.ci_high) == pytest.approx((0.06 - half, 0.06 + half), rel=1e-9)
+    assert (v.comparison.ci_low, v.comparison.ci_high) == pytest.approx((0.03515862288, 0.08484137712), abs=5e-12)
     # The same runs as independent samples: Welch's test does not show it; the sentence says both.
     assert v.independent is not None and v.independent.p_value > 0.05
+    # R 4.2's t.test(c(0.66, 0.75, 0.72), c(0.60, 0.70, 0.65)): t = 1.5322618, df = 3.9699812, p-value = 0.2007519
+    assert (v.independent.statistic, v.independent.dof, v.independent.p_value) == pytest.approx((1.5322618, 3.9699812, 0.2007519),
+                                                                                                abs=5e-8)
     assert "paired t" in v.sentence() and "ignoring the pairing" in v.sentence()
     record = VerdictRecord.of(v, 0.95)
     assert record.p_welch == pytest.approx(v.independent.p_value) and record.n_pairs == 3

@@ -1,4 +1,6 @@
-"""The verdict's statistics against scipy's own numbers, on hand-made samples."""
+"""The verdict's statistics on hand-made samples: against scipy's own numbers, and against numbers that
+do not come from scipy (worked by hand with the closed forms of Student's t for 2 degrees of freedom,
+from a first-principles t distribution in ``reference_t.py``, and as R 4.2's ``t.test`` prints them)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import pytest
 from scipy import stats
 
 from study.analysis.verdict import Comparison, holm, holm_correct, paired, welch
+from tests.study.analysis.reference_t import quantile, two_sided_p
 
 WINNER = [0.50, 0.52]
 BASELINE = [0.48, 0.49, 0.47]
@@ -39,6 +42,83 @@ def test_welch_matches_scipy(level: float) -> None:
     half = stats.t.ppf((1 + level) / 2, ref.df) * se
     assert (c.ci_low, c.ci_high) == pytest.approx((c.difference - half, c.difference + half), rel=1e-9)
     assert c.shown is True and "is higher than baseline" in c.verdict and f"{100 * level:g} % CI" in c.verdict
+
+
+# Critical values t_(q, dof) as printed (3 decimals) in the NIST/SEMATECH e-Handbook of Statistical Methods,
+# section 1.3.6.7.2, "Critical values of the Student's t distribution"
+PRINTED_T = [(0.975, 1, 12.706), (0.975, 2, 4.303), (0.975, 3, 3.182), (0.975, 10, 2.228), (0.975, 30, 2.042),
+             (0.95, 3, 2.353), (0.995, 3, 5.841)]
+
+
+def test_the_reference_t_matches_a_printed_table_and_the_closed_forms() -> None:
+    for q, dof, printed in PRINTED_T:
+        assert quantile(q, dof) == pytest.approx(printed, abs=5e-4), (q, dof)
+    for t in (0.3, 1.0, 2.5, 7.0, 40.0):
+        assert two_sided_p(t, 1) == pytest.approx(1 - 2 * math.atan(t) / math.pi, rel=1e-12)  # Cauchy
+        assert two_sided_p(t, 2) == pytest.approx(1 - t / math.sqrt(2 + t * t), rel=1e-12)
+        assert two_sided_p(-t, 3) == two_sided_p(t, 3)
+
+
+def t2_p(t: float) -> float:
+    """Two-sided p of Student's t with 2 dof, in closed form: its CDF is 1/2 + t / (2 sqrt(2 + t^2))."""
+    return 1 - abs(t) / math.sqrt(2 + t * t)
+
+
+def t2_quantile(q: float) -> float:
+    """The q quantile of Student's t with 2 dof, in closed form (the CDF above, inverted): (2q - 1) / sqrt(2q(1 - q))."""
+    return (2 * q - 1) / math.sqrt(2 * q * (1 - q))
+
+
+@pytest.mark.parametrize(("level", "r_low", "r_high"), [(0.95, 0.01515862288, 0.06484137712), (0.9, 0.02314145539, 0.05685854461)])
+def test_paired_against_numbers_worked_by_hand(level: float, r_low: float, r_high: float) -> None:
+    """Per-seed differences 0.04, 0.03, 0.05: mean 0.04, standard deviation 0.01, standard error
+    0.01 / sqrt(3), so t = 0.04 / (0.01 / sqrt(3)) = 4 sqrt(3) on 2 dof. R 4.2 prints for
+    ``t.test(c(0.62, 0.60, 0.65), c(0.58, 0.57, 0.60), paired = TRUE)``: t = 6.9282032, df = 2,
+    p-value = 0.0202041, and the intervals r_low to r_high."""
+    c = paired({10: 0.62, 11: 0.60, 12: 0.65}, {10: 0.58, 11: 0.57, 12: 0.60}, level=level)
+    se = 0.01 / math.sqrt(3)
+    assert c.difference == pytest.approx(0.04, rel=1e-12)
+    assert c.statistic == pytest.approx(4 * math.sqrt(3), rel=1e-9) and c.dof == 2
+    assert c.p_value == pytest.approx(t2_p(4 * math.sqrt(3)), rel=1e-9)  # = 1 - sqrt(48 / 50)
+    assert c.p_value == pytest.approx(0.0202041, abs=5e-8)
+    half = t2_quantile((1 + level) / 2) * se  # t_0.975 = 4.3027 (printed: 4.303); t_0.95 = 2.9200 (printed: 2.920)
+    assert (c.ci_low, c.ci_high) == pytest.approx((0.04 - half, 0.04 + half), rel=1e-9)
+    assert (c.ci_low, c.ci_high) == pytest.approx((r_low, r_high), abs=5e-12)
+
+
+def test_welch_against_numbers_worked_by_hand() -> None:
+    """The issue's example: means 0.51 and 0.48, variances 0.0002 and 0.0001, so the standard error is
+    sqrt(0.0002 / 2 + 0.0001 / 3) = sqrt(4 / 30000), t = 0.03 / se = 1.5 sqrt(3), and the
+    Welch-Satterthwaite dof (se^2)^2 / ((0.0001)^2 / 1 + (0.0001 / 3)^2 / 2) = 32 / 19. R 4.2 prints for
+    ``t.test(c(0.50, 0.52), c(0.48, 0.49, 0.47))``: t = 2.5980762, df = 1.6842105, p-value = 0.1443662,
+    95 percent confidence interval -0.02976997448 0.08976997448."""
+    c = welch(WINNER, BASELINE)
+    se = math.sqrt(4 / 30000)
+    assert c.statistic == pytest.approx(1.5 * math.sqrt(3), rel=1e-9) and c.dof == pytest.approx(32 / 19, rel=1e-9)
+    assert c.p_value == pytest.approx(two_sided_p(1.5 * math.sqrt(3), 32 / 19), rel=1e-9)
+    half = quantile(0.975, 32 / 19) * se
+    assert (c.ci_low, c.ci_high) == pytest.approx((0.03 - half, 0.03 + half), rel=1e-9)
+    assert c.p_value == pytest.approx(0.1443662, abs=5e-8)
+    assert (c.ci_low, c.ci_high) == pytest.approx((-0.02976997448, 0.08976997448), abs=5e-12)
+
+
+# R's own example data set `sleep` (Student 1908): extra hours of sleep of 10 patients under two drugs
+SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
+SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
+
+
+def test_welch_and_paired_match_r_on_its_sleep_example() -> None:
+    """As R 4.2 prints them (``options(digits = 10)``) for ``t.test(extra ~ group, data = sleep)`` and
+    ``with(sleep, t.test(extra[group == 1], extra[group == 2], paired = TRUE))`` (the examples of ``?t.test``)."""
+    w = welch(SLEEP_1, SLEEP_2)
+    assert (w.statistic, w.dof, w.p_value) == pytest.approx((-1.8608135, 17.776474, 0.07939414), abs=5e-7)
+    assert (w.ci_low, w.ci_high) == pytest.approx((-3.3654832307, 0.2054832307), abs=5e-10)
+    assert w.shown is False
+    p = paired(dict(enumerate(SLEEP_1)), dict(enumerate(SLEEP_2)))  # the patient is the "seed" both drugs share
+    assert p.difference == pytest.approx(-1.58, rel=1e-12) and p.dof == 9
+    assert (p.statistic, p.p_value) == pytest.approx((-4.0621277, 0.00283289), abs=5e-8)
+    assert (p.ci_low, p.ci_high) == pytest.approx((-2.4598857633, -0.7001142367), abs=5e-10)
+    assert p.shown is True and "winner is lower than variant" in p.verdict
 
 
 def test_a_worse_configuration_is_called_lower() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -159,6 +160,56 @@ def test_ui_serves_the_study_on_loopback_and_ctrl_c_stops_every_server_process(t
         assert proc.wait(timeout=20) == 0
         wait_for(lambda: not group_members(server_group), 15, f"the server's processes {members} to end")
         assert not healthy(port)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if server_group is not None and group_members(server_group):
+            os.killpg(server_group, signal.SIGKILL)
+
+
+# what `mlflow server` says of itself while it starts, serves and stops: never on the terminal of `study ui`
+CHATTER = ("Registry store URI not provided", "Security middleware enabled", "mlflow.server.jobs.executor_registry",
+           "StarletteDeprecationWarning", "Started server process", "Uvicorn running on", '"GET /health HTTP/1.1" 200')
+
+
+@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
+def test_ui_shows_the_study_s_lines_and_puts_the_server_s_own_in_the_study_folder(verbose: bool, tmp_path: Path) -> None:
+    root = tmp_path / "studies"
+    folder = make_study(root, "demo")
+    port = free_port()
+    terminal = tmp_path / "terminal.txt"
+    with open(terminal, "w") as out:  # stdout and stderr, as a terminal shows them
+        proc = subprocess.Popen([str(STUDY), "ui", "demo", "--root", str(root), "--port", str(port), *(["--verbose"] * verbose)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    server_group = None
+    try:
+        wait_for(lambda: "  runs:" in terminal.read_text() or proc.poll() is not None, 90, "the study's links")
+        assert proc.poll() is None, terminal.read_text()
+        (server,) = children(proc.pid)
+        server_group = _stat(server)[2]  # type: ignore[index]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, terminal.read_text()
+        wait_for(lambda: not group_members(server_group), 20, "the server's processes to end")
+        shown = terminal.read_text()
+        log = folder / "ui.log"
+        if verbose:  # the server's own output, live, as `mlflow server` prints it; no log file
+            assert all(line in shown for line in CHATTER), shown
+            assert not log.exists()
+            return
+        # the terminal: the study's own lines, each of them, and nothing else
+        ours = [rf"study ui: starting mlflow server for study 'demo' \(its log: {re.escape(str(log))}\)\.\.\.",
+                rf"MLflow UI for study 'demo': http://127\.0\.0\.1:{port}   \(Ctrl-C stops it\)",
+                rf"  runs:       http://127\.0\.0\.1:{port}/#/experiments/1/runs", "", r"stopping the server \(SIGINT\)"]
+        assert len(shown.splitlines()) == len(ours), shown
+        for line, pattern in zip(shown.splitlines(), ours, strict=True):
+            assert re.fullmatch(pattern, line), (line, pattern)
+        assert not [line for line in CHATTER if line in shown], shown
+        # the study folder's ui.log: what the server said, from start-up to shutdown
+        text = log.read_text()
+        assert all(line in text for line in CHATTER), text
+        assert f"Uvicorn running on http://127.0.0.1:{port}" in text and "Finished server process" in text, text
+        assert text.startswith("--- ") and "mlflow server --backend-store-uri sqlite:" in text.splitlines()[0], text
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import time
 
 from PIL import Image
 
@@ -28,17 +27,14 @@ def test_confusion_png_is_a_heat_map_of_the_counts():
     assert small.width < image.width and small.height < image.height
 
 
-def test_confusion_png_takes_tens_of_milliseconds_and_no_matplotlib():
-    code = ("import time, sys; from study.tracking.artifacts import confusion_png; t = time.perf_counter(); "
-            "confusion_png([[5] * 10 for _ in range(10)], [f'class_{k}' for k in range(10)]); "
-            "print(time.perf_counter() - t, 'matplotlib' in sys.modules)")
-    seconds, matplotlib = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert matplotlib == "False"
-    assert float(seconds) < 2.0  # first call in a fresh process, font loading included (about 0.1 s)
-    start = time.perf_counter()
-    for _ in range(5):
-        confusion_png([[5] * 10 for _ in range(10)], CLASSES)
-    assert (time.perf_counter() - start) / 5 < 0.25  # about 25 ms; matplotlib took about 350 ms
+def test_confusion_png_imports_no_matplotlib():
+    """Drawn with Pillow: a Ray worker that logs the plot never imports matplotlib (about a second).
+    How long a plot takes is measured by ``bench/confusion_png.py``, not asserted here."""
+    code = ("import sys; from study.tracking.artifacts import confusion_png; "
+            "png = confusion_png([[5] * 10 for _ in range(10)], [f'class_{k}' for k in range(10)]); "
+            "print(png[:8] == b'\\x89PNG\\r\\n\\x1a\\n', 'matplotlib' in sys.modules)")
+    drawn, matplotlib = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert (drawn, matplotlib) == ("True", "False")
 
 
 def test_degenerate_matrices_still_draw():

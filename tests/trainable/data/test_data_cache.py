@@ -78,8 +78,9 @@ _CHILD = """
 import json, sys, time
 from pathlib import Path
 from trainable.data import build_cache, scan_folder
-root, cache_dir, go = (Path(a) for a in sys.argv[1:4])
+root, cache_dir, go, ready = (Path(a) for a in sys.argv[1:5])
 index = scan_folder(root)
+ready.touch()  # imported and indexed: at the start line
 while not go.exists():
     time.sleep(0.005)
 cache = build_cache(index, 48, cache_dir, progress=False)
@@ -89,21 +90,33 @@ print(json.dumps({"folder": str(cache.folder), "n": cache.n("train"), "first": i
 
 def test_concurrent_builders_build_once(small_embedded: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{k}" for k in range(3)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path.cwd()), *sys.path])}
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(small_embedded), str(tmp_path / "cache"), str(go)],
+            [sys.executable, "-c", _CHILD, str(small_embedded), str(tmp_path / "cache"), str(go), str(r)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
-        for _ in range(3)
+        for r in ready
     ]
-    time.sleep(1.0)  # let all three import and index, then start them together
-    go.touch()
-    results = []
-    for child in children:
-        out, err = child.communicate(timeout=60)
-        assert child.returncode == 0, err
-        results.append(json.loads(out))
+    try:
+        deadline = time.monotonic() + 120
+        while not all(r.exists() for r in ready):  # all three imported and indexed: then start them together
+            gone = [c for c in children if c.poll() is not None]
+            assert not gone, [c.communicate() for c in gone]
+            assert time.monotonic() < deadline, f"builders not at the start line within 120 s: {[r.exists() for r in ready]}"
+            time.sleep(0.01)
+        go.touch()
+        results = []
+        for child in children:
+            out, err = child.communicate(timeout=60)
+            assert child.returncode == 0, err
+            results.append(json.loads(out))
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
     assert len({json.dumps(r) for r in results}) == 1 and results[0]["n"] == 60
     assert len(_builds(tmp_path / "cache")) == 1
     assert [p.name for p in (tmp_path / "cache").iterdir() if ".tmp-" in p.name] == []

@@ -41,12 +41,12 @@ def test_batch_shapes_dtypes_and_channels_last(cache: DecodedCache) -> None:
 
 def test_same_seed_same_batches_other_seed_other_batches(cache: DecodedCache) -> None:
     a, b, c = _epoch(cache, seed=(3, 1)), _epoch(cache, seed=(3, 1)), _epoch(cache, seed=(3, 2))
-    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
+    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True))
     assert not torch.equal(a[0][0], c[0][0])
 
 
 def test_prefetch_does_not_change_the_batches(cache: DecodedCache) -> None:
-    for (xa, ya), (xb, yb) in zip(_epoch(cache, prefetch=0), _epoch(cache, prefetch=3)):
+    for (xa, ya), (xb, yb) in zip(_epoch(cache, prefetch=0), _epoch(cache, prefetch=3), strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
@@ -73,7 +73,7 @@ def test_random_crops_are_windows_of_their_image(cache: DecodedCache) -> None:
              for x, _ in _epoch(cache, random_crop=False, seed=5) for c in x.permute(0, 2, 3, 1).numpy()]
     crops = [c for x, _ in _epoch(cache, random_crop=True, seed=5) for c in x.permute(0, 2, 3, 1).numpy()]
     moved = 0
-    for i, crop in zip(order, crops):  # same seed: same order, so crop k is of image order[k]
+    for i, crop in zip(order, crops, strict=True):  # same seed: same order, so crop k is of image order[k]
         img = cache.image("train", i)
         hits = [(y, x) for y in range(img.shape[0] - P + 1) for x in range(img.shape[1] - P + 1)
                 if np.array_equal(img[y:y + P, x:x + P], crop)]
@@ -108,7 +108,7 @@ def test_bad_arguments_fail_at_the_call(cache: DecodedCache) -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_batches_match_cpu_batches(cache: DecodedCache) -> None:
-    for (xc, yc), (xg, yg) in zip(_epoch(cache), _epoch(cache, device="cuda")):
+    for (xc, yc), (xg, yg) in zip(_epoch(cache), _epoch(cache, device="cuda"), strict=True):
         assert xg.device.type == "cuda" and yg.device.type == "cuda"
         assert xg.is_contiguous(memory_format=torch.channels_last)
         assert torch.equal(xg.cpu(), xc) and torch.equal(yg.cpu(), yc)
