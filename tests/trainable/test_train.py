@@ -42,7 +42,7 @@ def test_everything_on_resumes_to_the_same_result(data, tmp_path):
     assert full.norm_mean is not None and all(0.1 < v < 0.45 for v in full.norm_mean)  # the dark background
 
     def stop_after_second(m, ckpt):
-        assert ckpt is not None and ckpt.exists()
+        assert ckpt is not None and ckpt.wait().exists()  # written in the background, complete once waited for
         if m["epoch"] == 1:
             raise Interrupt
 
@@ -162,11 +162,15 @@ def test_a_split_with_nothing_to_train_on_is_an_error_before_any_work(tmp_path):
 
 
 def test_checkpoints_hold_what_resume_reads_and_no_rng_or_norm(data, tmp_path):
-    from trainable.checkpoint import latest_checkpoint, load_checkpoint
+    """Every epoch's checkpoint but the last holds the optimizer's state; the last, nothing left to
+    train, holds the weights alone. Each carries the trial's time so far."""
+    from trainable.checkpoint import load_checkpoint
 
-    run_trial(_cfg(data, epochs=1, normalize="dataset"), checkpoint_dir=tmp_path)
-    state = load_checkpoint(latest_checkpoint(tmp_path))
-    assert set(state) == {"config", "epoch", "model", "optimizer", "history", "train_seconds"}
+    run_trial(_cfg(data, epochs=2, normalize="dataset"), checkpoint_dir=tmp_path)
+    first, last = (load_checkpoint(tmp_path / f"epoch-{e:05d}.pt") for e in (0, 1))
+    assert set(first) == {"config", "epoch", "model", "optimizer", "history", "train_seconds", "times"}
+    assert set(last) == set(first) - {"optimizer"}
+    assert first["times"]["train"] > 0 and last["times"]["train"] > first["times"]["train"]
 
 
 def test_images_held_on_the_device_train_exactly_like_the_host_loader(data):
