@@ -5,6 +5,7 @@ Everything here is pickled into Tune's experiment state, so ``study resume`` bri
 clock is a path to ``budget.json``, never an absolute time.
 
 Modules: ``trainable`` (``train_trial``), ``reporting`` (``TrialReporter``, the one reporting path),
+``epoch_reports`` (the per-epoch Tune reports, made off the training thread),
 ``searcher`` (``StudySearch``, ``SeedProtectingASHA``, the driver's Optuna queries), ``stopper``
 (``BudgetStopper``), ``monitor`` (``StudyMonitor``, ``TrialOutcome``), ``clock`` (``BudgetClock``,
 ``Deadline``). Import them by their full path: this package re-exports nothing, because importing
