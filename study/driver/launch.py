@@ -234,7 +234,7 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                 else:
                     confirm = json.loads((study_dir / "confirm.json").read_text(encoding="utf-8"))
                 ablation = run_ablation(spec, search, confirm, rt)
-                summary = summarize(spec, search, confirm, ablation, study_dir, uri, clock)
+                summary = summarize(spec, search, confirm, ablation, study_dir, uri, clock, slots=slots)
                 write_json(study_dir / "summary.json", summary)
                 update_record(study_dir, phase="done")
                 dashboard = write_dashboard_quietly(study_dir, say)

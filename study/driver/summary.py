@@ -14,8 +14,8 @@ __all__ = ["print_summary", "summarize"]
 
 
 def summarize(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], ablation: dict[str, Any], study_dir: Path,
-              uri: str | None, clock: BudgetClock) -> dict[str, Any]:
-    """``summary.json``: the search's best and baseline, the confirmation's verdict, the ablation."""
+              uri: str | None, clock: BudgetClock, *, slots: int = 0) -> dict[str, Any]:
+    """``summary.json``: the search's best and baseline, the confirmation's verdict, the ablation, where the time went."""
     best = search.best
     base_cfg = search.base_config
     diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
@@ -37,8 +37,29 @@ def summarize(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], a
         "level": spec.level,
         "tracking_uri": uri,
         "optuna_storage": search.optuna_url,
+        "time_share": time_share_of(study_dir, slots, clock.spent()),
     }
     return out
+
+
+def time_share_of(study_dir: Path, slots: int, wall_s: float) -> dict[str, Any]:
+    """``summary.json``'s ``time_share``: every phase's trials' times (their outcome journals) on ``slots`` slots."""
+    from study.analysis.time_share import time_share
+    from study.tune.monitor import read_outcomes
+    from trainable.timing import TrialTimes
+
+    outcomes = [o for phase in ("search", "confirm", "ablation") for o in read_outcomes(study_dir / f"trials-{phase}.jsonl").values()]
+    return time_share((TrialTimes.from_flat(o.result) for o in outcomes), slots, wall_s).to_dict()
+
+
+def _print_time_share(ts: dict[str, Any], say: Callable[[str], None]) -> None:
+    """One line: the training share, and where the rest of the slot time went."""
+    share, parts = ts.get("training_share"), ts.get("seconds") or {}
+    if share is None:
+        return
+    rest = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if k != "train" and v >= 0.5)
+    say(f"time: {share:.2f} of {ts['slots']} slot(s) × {ts['wall_seconds']:.0f} s went into training steps "
+        f"({parts.get('train', 0):.0f} s); the rest: {rest}{', ' if rest else ''}outside trials {ts['outside_trials_seconds']:.0f} s")
 
 
 def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: Path | None = None) -> None:
@@ -67,6 +88,7 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: P
     elif conf and conf.get("note"):
         say("confirmation: " + conf["note"])
     _print_ablation(s.get("ablation") or {}, say)
+    _print_time_share(s.get("time_share") or {}, say)
     say("")
     if s["tracking_uri"]:
         root = Path(s["folder"]).parent
