@@ -179,3 +179,24 @@ def test_images_held_on_the_device_train_exactly_like_the_host_loader(data):
     host, held = run_trial(cfg.replace(data_on_device="off")), run_trial(cfg.replace(data_on_device="on"))
     assert _same_metrics(host.history, held.history)
     assert (host.accuracy, host.accuracy_tta, host.confusion) == (held.accuracy, held.accuracy_tta, held.confusion)
+
+
+def test_a_second_trial_in_the_same_process_uploads_nothing(data, monkeypatch):
+    """A reused worker keeps the images it uploaded (per data set and presize): the next trial on them reuses them."""
+    import trainable.data.resident as resident
+
+    built: list[str] = []
+
+    class Counting(resident.ResidentImages):
+        def __init__(self, *args, **kw) -> None:  # made once per upload
+            super().__init__(*args, **kw)
+            built.append(self.folder)
+
+    monkeypatch.setattr(resident, "ResidentImages", Counting)
+    monkeypatch.setattr(resident, "_RESIDENT", type(resident._RESIDENT)())  # this test's own process-wide cache
+    cfg = _cfg(data, epochs=1, data_on_device="on")
+    first = run_trial(cfg)
+    second = run_trial(cfg.replace(seed=1, lr=1e-3))  # another trial, the same data at the same presize
+    assert len(built) == 1 and first.history[0]["train_loss"] != second.history[0]["train_loss"]
+    run_trial(cfg.replace(presize=40))  # another presize: another set, uploaded once, the first one kept
+    assert len(built) == 2 and len(resident.held_sets()) == 2
