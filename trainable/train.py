@@ -15,7 +15,6 @@ trial's wall time is counted in its :class:`~trainable.timing.TrialTimes` (``res
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -26,12 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainable.augment import IMAGENET_STATS, augment_batch
+from trainable.augment import augment_batch
 from trainable.augment_params import augment_params
+from trainable.build import SmallSplitWarning, Trial, build_trial, save_compiled, train_batch_size
 from trainable.checkpoint import CheckpointWriter, PendingCheckpoint, latest_checkpoint, load_checkpoint
 from trainable.config import ConfigError, TrialConfig
-from trainable.data import DecodedCache, prepare
-from trainable.data.batches import BatchSource, open_batches
+from trainable.data.batches import BatchSource
 from trainable.evaluation import (
     PlainPass,
     StopCheck,
@@ -42,10 +41,9 @@ from trainable.evaluation import (
     progress_bar,
 )
 from trainable.mixup import mixup, mixup_loss
-from trainable.models import build_model
 from trainable.optim import build_optimizer, set_hparams
-from trainable.runtime import Norm, Runtime, resolve_device
-from trainable.schedules import EpochPlan, epoch_plan, step_hparams
+from trainable.runtime import Runtime, resolve_device
+from trainable.schedules import EpochPlan, step_hparams
 from trainable.seeds import derive_seed, generator
 from trainable.timing import EpochTimer, TimeLedger, TrialTimes, warmup_seconds
 
@@ -56,13 +54,8 @@ EpochCallback = Callable[[dict[str, Any], "PendingCheckpoint | None"], None]
 """Called after every epoch with the epoch's metrics and its checkpoint, being written (or None)."""
 
 # Config keys that may differ between a run and its resumption (they do not change the result).
-_RUNTIME_KEYS = {"data_dir", "checkpoint_keep", "threads", "compile", "fused_adamw", "cudnn_benchmark",
+_RUNTIME_KEYS = {"data_dir", "checkpoint_keep", "threads", "compile", "compile_cache", "fused_adamw", "cudnn_benchmark",
                  "data_on_device"}
-_MIN_TRAIN_IMAGES = 2  # batch norm needs two samples per channel in training
-
-
-class SmallSplitWarning(UserWarning):
-    """The training split is smaller than one batch: every step trains on all of it."""
 
 
 @dataclass
@@ -88,6 +81,7 @@ class TrialResult:
     confusion: list[list[int]] = field(default_factory=list)  # [true][predicted], final plain pass
     classes: list[str] = field(default_factory=list)
     times: TrialTimes = field(default_factory=TrialTimes)  # where the trial's wall time went (all attempts)
+    compiled: bool = False  # whether it ran torch.compile'd (compile=auto: the cost model's choice)
 
     @property
     def objective(self) -> float:
@@ -98,23 +92,6 @@ class TrialResult:
         d = asdict(self)
         d["objective"] = self.objective
         return d
-
-
-@dataclass
-class Trial:
-    """Everything :func:`build_trial` made: the data, the runtime, the model and its optimizer."""
-
-    cfg: TrialConfig
-    data: BatchSource
-    runtime: Runtime
-    model: nn.Module  # owns the weights (what checkpoints hold)
-    forward: nn.Module  # what the loop calls: the model, or its compiled wrapper
-    optimizer: torch.optim.Optimizer
-    plans: tuple[EpochPlan, ...]  # one per epoch, in order
-
-    @property
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
 
 
 @dataclass
@@ -133,60 +110,8 @@ class FitState:
 
 
 # ----------------------------------------------------------------------------------------------
-# 1. Build
+# 1. Build: trainable.build (data, runtime, model, optimizer; compiled where it pays)
 # ----------------------------------------------------------------------------------------------
-
-
-def _norm_stats(cfg: TrialConfig, data: BatchSource) -> Norm | None:
-    if cfg.normalize == "imagenet":
-        return IMAGENET_STATS
-    if cfg.normalize == "dataset":
-        return data.cache.channel_stats("train")
-    return None
-
-
-def _check_splits(cache: DecodedCache, cfg: TrialConfig) -> None:
-    """A split with nothing to learn from is an error before any work; one smaller than a batch, a warning."""
-    root = cache.meta.get("source_root", str(cache.folder))
-    n_train = cache.n("train")
-    if n_train < _MIN_TRAIN_IMAGES:
-        raise ConfigError(
-            f"the train split of {root} has {n_train} image(s): nothing to train on (a training batch needs at "
-            f"least {_MIN_TRAIN_IMAGES}, for batch norm); add images to {root}/train/<class>/"
-        )
-    if cache.n("valid") < 1:
-        raise ConfigError(f"the valid split of {root} has no image; add images to {root}/val/<class>/")
-    if n_train < cfg.batch_size:
-        warnings.warn(
-            f"the train split of {root} has {n_train} images, fewer than batch_size {cfg.batch_size}: "
-            f"each epoch is one step on all {n_train}",
-            SmallSplitWarning, stacklevel=3,
-        )
-
-
-def train_batch_size(cfg: TrialConfig, data: BatchSource) -> int:
-    """``batch_size``, or the whole training split when that is smaller (train on what there is)."""
-    return min(cfg.batch_size, data.n("train"))
-
-
-def build_trial(cfg: TrialConfig, *, progress: bool = False, times: TimeLedger | None = None) -> Trial:
-    """Data (decoded cache, on the device when it fits), runtime, model and optimizer of ``cfg``."""
-    times = times if times is not None else TimeLedger()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    with times.part("data"):
-        rt = Runtime.from_config(cfg)
-        rt.apply()
-        data_dir = Path(cfg.data_dir) if cfg.data_dir else None
-        cache = prepare(cfg.data, cfg.presize, data_dir=data_dir, label_noise=cfg.label_noise, progress=progress)
-        _check_splits(cache, cfg)
-        data = open_batches(cache, rt.device, rt.data_on_device)
-        rt = rt.with_norm(_norm_stats(cfg, data))
-    with times.part("model"):
-        torch.manual_seed(derive_seed(cfg.seed, "init"))
-        model = rt.place_model(build_model(cfg.model, n_out=len(cache.classes), p=cfg.dropout))
-        opt = build_optimizer(model, cfg.weight_decay, fused=rt.fused_adamw or None)
-        return Trial(cfg, data, rt, model, rt.forward_module(model), opt, epoch_plan(cfg.cycles()))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -322,12 +247,16 @@ def fit(
             trial.optimizer = build_optimizer(trial.model, cfg.weight_decay, fused=rt.fused_adamw or None)
         train = train_one_epoch(trial.forward, trial.optimizer, trial.data, plan, cfg, rt, progress=progress,
                                 should_stop=should_stop)
-        warmup = train["warmup_seconds"] if plan.size not in sizes_seen else 0.0
+        warmup_at_size = plan.size not in sizes_seen
+        warmup = train["warmup_seconds"] if warmup_at_size else 0.0
         sizes_seen.add(plan.size)
         times.add("warmup", warmup)
         times.add("train", train["seconds"] - warmup)
         with times.part("eval"):
             valid = plain_pass(trial.forward, trial.data, plan.size, cfg, rt, should_stop=should_stop)
+        if rt.compile and warmup_at_size:
+            with times.part("warmup"):  # this size's graphs (train and eval) for the processes after this one
+                save_compiled(trial, plan.size)
         last = plan.epoch == trial.plans[-1].epoch
         state.last_pass = valid if last else None  # the final evaluation's plain pass: not run twice
         state.train_seconds += train["seconds"]
@@ -409,4 +338,5 @@ def run_trial(
         confusion=final["confusion"],
         classes=list(trial.data.cache.classes),
         times=times.snapshot(),
+        compiled=trial.runtime.compile,
     )

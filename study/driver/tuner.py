@@ -51,8 +51,11 @@ class Runtime:
 
 
 def runtime_spec(spec: StudySpec, rt: Runtime) -> StudySpec:
-    """The study's spec with this session's device and threads in every trial's base config."""
-    return replace(spec, base={**spec.base, "device": rt.device, "threads": rt.threads})
+    """The study's spec with this session's device and threads in every trial's base config, and on GPUs
+    the study folder's ``compile`` folder for the compiled graphs every node's trials share (``compile_cache``)."""
+    shared = rt.device == "cuda" and not spec.base.get("compile_cache")
+    extra = {"compile_cache": str((rt.study_dir / "compile").resolve())} if shared else {}
+    return replace(spec, base={**spec.base, "device": rt.device, "threads": rt.threads, **extra})
 
 
 def load_trainable(spec: str) -> Callable[[dict[str, Any]], None]:
