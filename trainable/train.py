@@ -268,6 +268,7 @@ def fit(
             "lr": train["lr"],
             "epoch_seconds": train["seconds"],
             "images_per_s": train["images"] / max(train["seconds"], 1e-9),
+            "eval_seconds": valid.seconds,
         }
         state.history.append(metrics)
         ckpt = None
@@ -297,7 +298,7 @@ def run_trial(
 
     A checkpoint is written there at the end of every epoch, by a background thread.
     ``on_epoch(metrics, checkpoint)`` is called after each epoch (metrics: epoch, train_loss,
-    valid_loss, accuracy, top5, lr, epoch_seconds, images_per_s, size) with the epoch's
+    valid_loss, accuracy, top5, lr, epoch_seconds, images_per_s, eval_seconds, size) with the epoch's
     :class:`~trainable.checkpoint.PendingCheckpoint`: ``checkpoint.wait()`` before handing it on.
     ``should_stop()`` is asked before every batch, of training and of evaluation; when it says
     True, :class:`TrialStopped` is raised at once (a study's deadline does not wait for the end of
