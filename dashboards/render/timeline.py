@@ -49,7 +49,7 @@ def timeline_figures(info: TimelineInfo) -> list[Any]:
         traces.append(go.Bar(
             base=[b.start_s + b.before_train_s for b in trained], x=[b.train_s for b in trained],
             y=[f"slot {b.slot}" for b in trained], orientation="h", name="training steps", width=0.35,
-            marker={"color": "rgba(20, 20, 40, 0.55)"}, text=[b.name for b in trained],
+            marker={"color": "rgba(20, 20, 40, 0.55)"}, text=[b.name for b in trained], textposition="none",
             hovertemplate="%{text}: %{x:.0f} s of training steps<extra></extra>"))
     fig = go.Figure(data=traces, layout=base_layout(
         barmode="overlay", height=max(240, 140 + 50 * info.slots), xaxis={"title": "seconds since the study started"},
