@@ -220,15 +220,22 @@ class TrialReporter:
     def should_stop(self) -> bool:
         """Asked by the trial before every batch: its deadline passed, or Tune stopped it (at a report
         made in the background, or by ending the trial's session); a failed report raises here."""
-        reports = self._reports
-        if reports is not None:
-            if reports.error is not None:
-                raise reports.error
-            if reports.stopped.is_set():
-                return True
-        if _session_stopping():
+        if self._reports is not None and self._reports.error is not None:
+            raise self._reports.error
+        if self.stopped_by_tune():
             return True
         return self.deadline_passed is not None and self.deadline_passed()
+
+    def stopped_by_tune(self) -> bool:
+        return (self._reports is not None and self._reports.stopped.is_set()) or _session_stopping()
+
+    def end_if_stopped_by_tune(self) -> None:
+        """Where a trainable stops early: if Tune ended the trial (a scheduler's decision, the phase's end),
+        end its thread as Tune's own report does, with ``SystemExit(0)``. Returning would make one more
+        report (Tune's "done"), which would wait for a driver that no longer asks, and keep the worker
+        from its next trial."""
+        if self.stopped_by_tune():
+            raise SystemExit(0)
 
     @property
     def run_id(self) -> str:
@@ -275,8 +282,7 @@ class TrialReporter:
             self._reports.drain()
             if self._reports.error is not None:
                 raise self._reports.error
-            if self._reports.stopped.is_set():
-                return  # Tune ended the trial: nothing more goes to it
+            self.end_if_stopped_by_tune()  # Tune ended the trial: nothing more goes to it
         started = time.perf_counter()
         final = {
             "accuracy": result.accuracy,

@@ -32,5 +32,6 @@ def train_trial(config: dict[str, Any]) -> None:
             result = run_trial(report.cfg, on_epoch=report.epoch, checkpoint_dir=report.work,
                                should_stop=report.should_stop, times=report.times)
         except TrialStopped:
-            return  # the phase's deadline passed, or Tune stopped it: the driver records how it ended
+            report.end_if_stopped_by_tune()
+            return  # the phase's deadline passed: the driver records the trial as stopped by the budget
         report.final(result)
