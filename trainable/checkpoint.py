@@ -184,7 +184,7 @@ class CheckpointWriter:
         self.wait()  # one write in flight: its buffers are freed before the next copy
         host = _to_host(state)
         ready = None
-        if any(isinstance(t, torch.Tensor) and t.is_pinned() for t in _tensors(host)):
+        if any(t.is_cuda for t in _tensors(state)):
             ready = torch.cuda.Event()
             ready.record()  # the copies are queued on the stream: the writer waits for them, not this thread
         pending = PendingCheckpoint(self.folder / f"epoch-{epoch:05d}.pt", epoch)
