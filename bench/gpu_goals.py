@@ -58,6 +58,7 @@ PRIME_AFTER_S = {True: 60.0, False: 25.0}  # s into the study (GPU, smoke) when 
 TODAY = {"busy": "0.27 (SMs busy over a 150-s study's wall, nvidia-smi dmon; the bench's own 40-s study: 0.00)",
          "first_training": "34 s to the first trial's start, then a 19.6-s cold first epoch",
          "per_gpu_hour": "240 (diag.sh's study: 10 trials of 3 epochs in 150 s; not this study file)",
+         "share": "0.39 (diag.sh's study; 0.51 from its first trial's start)",
          "compile_cold_s": 83.2, "compiled_224": 6396.6}
 
 
@@ -250,7 +251,8 @@ def table(r: dict[str, Any]) -> str:
     rows = [
         ("GPU busy over the study's wall (trials' system metrics; NVML beside)", f"{n(r['gpu_busy_fraction_study'], 2)} "
          f"(NVML {n(r['gpu_busy_nvml_bench'], 2)})", TODAY["busy"], "≥ 0.85"),
-        ("training share of the study (Σ training steps / (slots × wall))", n(r["training_share_study"], 2), "—", "per slot; see busy"),
+        ("training share of the study (Σ training steps / (slots × wall))", n(r["training_share_study"], 2), TODAY["share"],
+         "per slot; see busy"),
         ("`study launch` → first trial's first step / first steady step (cache existing)",
          f"{n(r['first_step_after_launch_s'], 1)} s / {n(r['first_steady_step_after_launch_s'], 1)} s", TODAY["first_training"], "≤ 15 s"),
         ("trials finished per GPU-hour", n(r["trials_finished_per_gpu_hour"]), TODAY["per_gpu_hour"], "≥ 2.5× today's"),
