@@ -224,7 +224,10 @@ def study_busy(*, name: str, work: Path, data: Path, data_dir: Path, model: str,
     ended = time.time()
     out: dict[str, Any] = {"exit": rc, "wall_s": round(ended - started, 1), "gpus_per_trial": gpus_per_trial,
                            "cpus_per_trial": cpus_per_trial, "metric": metric, "busy_nvml_bench": nvml.busy()}
+    out["started"] = started  # when `study launch` was run (s since the Unix epoch)
     folders = sorted((work / "studies").glob(f"{name}*"))
+    if folders:
+        out["folder"] = str(folders[-1])
     if rc != 0 or not folders:
         out["log_tail"] = (work / f"{name}.log").read_text(errors="replace")[-1500:]
         return out
@@ -233,6 +236,7 @@ def study_busy(*, name: str, work: Path, data: Path, data_dir: Path, model: str,
     if summary.exists():
         s = json.loads(summary.read_text())
         out["counts"] = s.get("counts")
+        out["time_share"] = s.get("time_share")
     return out
 
 

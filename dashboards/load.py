@@ -19,6 +19,7 @@ from typing import Any
 
 from dashboards.tables import Epoch, OptunaTrial, StudyMeta, StudyTables, Trial
 from study.common.errors import UsageError
+from trainable.timing import TrialTimes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -198,6 +199,7 @@ def _trial(trial_id: str, phase: str, journal: dict[str, Any] | None, state: Any
         label=journal.get("label"),
         seed_recipe=str(seed_recipe) if seed_recipe else None,
         error=str(error) if error else None,
+        times=TrialTimes.from_flat(result) or TrialTimes.from_flat(final),
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trainable.timing import TrialTimes
+
 __all__ = ["OUTCOMES", "Epoch", "OptunaTrial", "StudyMeta", "StudyTables", "Trial"]
 
 # How a trial can end (the driver's verdicts), plus what a trial without one is shown as.
@@ -44,6 +46,7 @@ class Trial:
     label: str | None = None  # confirmation runs: the configuration they repeat ("baseline" or a trial name)
     seed_recipe: str | None = None  # search trials that ran one of the book's recipes: its name
     error: str | None = None
+    times: TrialTimes | None = None  # where the trial's wall time went (its last report's, else its record's final)
 
     @property
     def finished(self) -> bool:

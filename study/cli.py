@@ -167,6 +167,10 @@ def _cmd_trial(args: argparse.Namespace) -> int:
     if result["infer_ms_per_image_tta"] is not None:
         line += f" ({result['infer_ms_per_image_tta']:.2f} with TTA)"
     print(line)
+    times = result.get("times") or {}
+    if times:  # where the wall time went (result.json's "times")
+        parts = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(times.items(), key=lambda kv: -kv[1]) if v >= 0.05)
+        print(f"time: {parts}; {result['wall_seconds']:.1f} s in all")
     print(f"wrote {out / 'result.json'}")
     return 0
 

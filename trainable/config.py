@@ -72,7 +72,8 @@ class TrialConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     bf16: str = "auto"  # bf16 autocast: auto (on for CUDA) | on | off
     channels_last: str = "auto"  # channels_last memory format: auto (on for CUDA) | on | off
-    compile: bool = False  # torch.compile the model (dynamic=False: one graph per image size and mode)
+    compile: str = "auto"  # torch.compile (one graph per size and mode): auto (on CUDA where it pays, trainable.compile_cost) | on | off
+    compile_cache: str = ""  # folder of portable compile-cache artifacts ("" = <data_dir>/compile; a study uses its own folder)
     fused_adamw: str = "auto"  # fused AdamW kernel: auto (on for CPU and CUDA) | on | off
     cudnn_benchmark: str = "auto"  # cuDNN autotuning, once per input shape: auto (on for CUDA) | on | off
     data_on_device: str = "auto"  # decoded uint8 images held in GPU memory: auto (CUDA, when they fit) | on | off
@@ -131,6 +132,7 @@ class TrialConfig:
 
 
 _TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+_TRISTATE_FIELDS = ("bf16", "channels_last", "fused_adamw", "cudnn_benchmark", "data_on_device", "compile")
 _BIG = 2**63  # integers beyond this are never a sensible value of any field
 
 
@@ -147,6 +149,8 @@ _FALSE = {"0", "false", "no", "off"}
 def _coerce(key: str, type_name: Any, value: Any) -> Any:
     """Convert ``value`` to the field's type, accepting strings; raise ConfigError naming the key."""
     want = _TYPES[type_name if isinstance(type_name, str) else type_name.__name__]
+    if key in _TRISTATE_FIELDS and isinstance(value, bool):
+        return "on" if value else "off"  # `compile = true` (a bool before it had `auto`) and the like
     if want is bool:
         if isinstance(value, bool):
             return value
@@ -234,7 +238,7 @@ def _validate(c: TrialConfig) -> None:
         c.device in DEVICE_CHOICES or (c.device.startswith("cuda:") and c.device[5:].isdigit()),
         f"device must be one of {DEVICE_CHOICES} or cuda:N, got {c.device!r}",
     )
-    for name in ("bf16", "channels_last", "fused_adamw", "cudnn_benchmark", "data_on_device"):
+    for name in _TRISTATE_FIELDS:
         _check(getattr(c, name) in TRISTATE, f"{name} must be one of {TRISTATE}, got {getattr(c, name)!r}")
     _check(0 <= c.threads <= 1024, f"threads must be in [0, 1024], got {c.threads!r}")
     _check(1 <= c.checkpoint_keep <= 1000, f"checkpoint_keep must be in [1, 1000], got {c.checkpoint_keep!r}")

@@ -8,6 +8,7 @@ device until the metrics, which read them back once per pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
@@ -22,7 +23,7 @@ from trainable.runtime import Runtime
 from trainable.seeds import derive_seed, generator
 from trainable.tta import tta_combine
 
-__all__ = ["StopCheck", "TrialStopped", "evaluate", "final_evaluation", "predict", "progress_bar"]
+__all__ = ["PlainPass", "StopCheck", "TrialStopped", "evaluate", "final_evaluation", "plain_pass", "predict", "progress_bar"]
 
 StopCheck = Callable[[], bool]  # asked before every batch; True stops the trial (e.g. a deadline passed)
 T = TypeVar("T")
@@ -73,6 +74,27 @@ def predict(
     return torch.cat(probs), torch.cat(labels)
 
 
+@dataclass(frozen=True)
+class PlainPass:
+    """The plain validation pass at ``size`` px: probabilities, labels and its wall time (device included)."""
+
+    probs: torch.Tensor
+    labels: torch.Tensor
+    size: int  # px
+    seconds: float
+
+    def metrics(self) -> dict[str, float]:
+        return _metrics(self.probs, self.labels)
+
+
+def plain_pass(model: nn.Module, data: BatchSource, size: int, cfg: TrialConfig, rt: Runtime, *, progress: bool = False,
+               desc: str = "valid", should_stop: StopCheck | None = None) -> PlainPass:
+    """:func:`predict` without augmentation, timed from an idle device to its last prediction."""
+    (probs, labels), seconds = rt.timed(lambda: predict(model, data, size, cfg, rt, progress=progress, desc=desc,
+                                                        should_stop=should_stop))
+    return PlainPass(probs, labels, size, seconds)
+
+
 def _metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
     k = min(5, probs.shape[1])
     top = probs.topk(k, dim=1).indices
@@ -86,16 +108,20 @@ def _metrics(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
 def evaluate(model: nn.Module, data: BatchSource, size: int, cfg: TrialConfig, rt: Runtime,
              should_stop: StopCheck | None = None) -> dict[str, float]:
     """Validation loss, accuracy and top-5 accuracy of the plain pass at ``size`` px."""
-    probs, labels = predict(model, data, size, cfg, rt, should_stop=should_stop)
-    return _metrics(probs, labels)
+    return plain_pass(model, data, size, cfg, rt, should_stop=should_stop).metrics()
 
 
 def final_evaluation(model: nn.Module, data: BatchSource, cfg: TrialConfig, rt: Runtime, *, progress: bool,
-                     should_stop: StopCheck | None = None) -> dict[str, Any]:
-    """Plain and TTA accuracy at the final size, with inference time per image of each."""
+                     should_stop: StopCheck | None = None, plain: PlainPass | None = None) -> dict[str, Any]:
+    """Plain and TTA accuracy at the final size, with inference time per image of each.
+
+    ``plain``: the last epoch's validation pass of the same model at the final size, which is this
+    plain pass already (the same batches, the same weights): it is not run a second time.
+    """
     size = cfg.final_size
-    (probs, labels), plain_s = rt.timed(lambda: predict(model, data, size, cfg, rt, progress=progress, desc="final",
-                                                        should_stop=should_stop))
+    if plain is None or plain.size != size:
+        plain = plain_pass(model, data, size, cfg, rt, progress=progress, desc="final", should_stop=should_stop)
+    probs, labels, plain_s = plain.probs, plain.labels, plain.seconds
     out: dict[str, Any] = _metrics(probs, labels)
     n = labels.shape[0]
     out["infer_ms_per_image"] = 1000 * plain_s / n

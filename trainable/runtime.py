@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import torch
@@ -62,6 +62,7 @@ class Runtime:
     compile: bool  # torch.compile(dynamic=False): one graph per distinct shape, compiled once
     data_on_device: str  # auto | on | off; resolved by trainable.data.resident (it needs the data's size)
     norm: Norm | None = None  # normalization statistics, or None
+    compile_note: str = ""  # why the trial compiles or not (``compile=auto``: the cost model's sentence)
     # ``norm`` as (1, C, 1, 1) tensors on the device, made once: a tensor built from Python floats at every
     # batch would be a host-to-device copy, and PyTorch waits for the device after a blocking copy.
     norm_tensors: tuple[torch.Tensor, torch.Tensor] | None = field(default=None, repr=False, compare=False)
@@ -76,7 +77,7 @@ class Runtime:
             channels_last=_tristate(cfg.channels_last, cuda),
             fused_adamw=_tristate(cfg.fused_adamw, device.type in ("cpu", "cuda")),  # ~1.3x per step on CPU too
             cudnn_benchmark=_tristate(cfg.cudnn_benchmark, cuda),
-            compile=cfg.compile,
+            compile=cfg.compile == "on",  # auto: decided by trainable.build once the data's size is known
             data_on_device=cfg.data_on_device,
             norm=norm,
         )
@@ -90,8 +91,7 @@ class Runtime:
                 raise ValueError(f"normalization needs one mean and one std > 0 per channel, got {norm=}")
             tensors = (torch.tensor(list(mean), dtype=torch.float32, device=self.device).view(1, -1, 1, 1),
                        torch.tensor(list(std), dtype=torch.float32, device=self.device).view(1, -1, 1, 1))
-        return Runtime(self.device, self.bf16, self.channels_last, self.fused_adamw, self.cudnn_benchmark,
-                       self.compile, self.data_on_device, norm, tensors)
+        return replace(self, norm=norm, norm_tensors=tensors)
 
     def apply(self) -> None:
         """Set the process-wide switches this runtime needs (cuDNN autotuning, TF32 matmuls on CUDA)."""

@@ -7,15 +7,16 @@ mixup and label smoothing (``trainable.mixup``), progressive resizing, TTA at th
 (``trainable.evaluation``). Where it computes and how fast is ``trainable.runtime``'s business.
 
 Inside an epoch nothing waits for the device: the loss is summed on the device and read once at
-the epoch's end, so on CUDA the host runs ahead and queues the next batches' work.
+the epoch's end, so on CUDA the host runs ahead and queues the next batches' work. Checkpoints are
+written by a background thread (``trainable.checkpoint.CheckpointWriter``), and every part of the
+trial's wall time is counted in its :class:`~trainable.timing.TrialTimes` (``result.times``).
 """
 
 from __future__ import annotations
 
 import math
-import time
-import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,40 +25,36 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainable.augment import IMAGENET_STATS, augment_batch
+from trainable.augment import augment_batch
 from trainable.augment_params import augment_params
-from trainable.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from trainable.build import SmallSplitWarning, Trial, build_trial, save_compiled, train_batch_size
+from trainable.checkpoint import CheckpointWriter, PendingCheckpoint, latest_checkpoint, load_checkpoint
 from trainable.config import ConfigError, TrialConfig
-from trainable.data import DecodedCache, prepare
-from trainable.data.batches import BatchSource, open_batches
+from trainable.data.batches import BatchSource
 from trainable.evaluation import (
+    PlainPass,
     StopCheck,
     TrialStopped,
-    evaluate,
     final_evaluation,
+    plain_pass,
     progress_bar,
 )
 from trainable.mixup import mixup, mixup_loss
-from trainable.models import build_model
 from trainable.optim import build_optimizer, set_hparams
-from trainable.runtime import Norm, Runtime
-from trainable.schedules import EpochPlan, epoch_plan, step_hparams
+from trainable.runtime import Runtime
+from trainable.schedules import EpochPlan, step_hparams
 from trainable.seeds import derive_seed, generator
+from trainable.timing import EpochTimer, TimeLedger, TrialTimes, warmup_seconds
 
 __all__ = ["EpochCallback", "FitState", "SmallSplitWarning", "StopCheck", "Trial", "TrialResult", "TrialStopped",
            "build_trial", "fit", "resume", "run_trial", "train_one_epoch"]
 
-EpochCallback = Callable[[dict[str, Any], "Path | None"], None]
-"""Called after every epoch with the epoch's metrics and the checkpoint just written (or None)."""
+EpochCallback = Callable[[dict[str, Any], "PendingCheckpoint | None"], None]
+"""Called after every epoch with the epoch's metrics and its checkpoint, being written (or None)."""
 
 # Config keys that may differ between a run and its resumption (they do not change the result).
-_RUNTIME_KEYS = {"data_dir", "checkpoint_keep", "threads", "compile", "fused_adamw", "cudnn_benchmark",
+_RUNTIME_KEYS = {"data_dir", "checkpoint_keep", "threads", "compile", "compile_cache", "fused_adamw", "cudnn_benchmark",
                  "data_on_device"}
-_MIN_TRAIN_IMAGES = 2  # batch norm needs two samples per channel in training
-
-
-class SmallSplitWarning(UserWarning):
-    """The training split is smaller than one batch: every step trains on all of it."""
 
 
 @dataclass
@@ -82,6 +79,8 @@ class TrialResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # [true][predicted], final plain pass
     classes: list[str] = field(default_factory=list)
+    times: TrialTimes = field(default_factory=TrialTimes)  # where the trial's wall time went (all attempts)
+    compiled: bool = False  # whether it ran torch.compile'd (compile=auto: the cost model's choice)
 
     @property
     def objective(self) -> float:
@@ -95,29 +94,14 @@ class TrialResult:
 
 
 @dataclass
-class Trial:
-    """Everything :func:`build_trial` made: the data, the runtime, the model and its optimizer."""
-
-    cfg: TrialConfig
-    data: BatchSource
-    runtime: Runtime
-    model: nn.Module  # owns the weights (what checkpoints hold)
-    forward: nn.Module  # what the loop calls: the model, or its compiled wrapper
-    optimizer: torch.optim.Optimizer
-    plans: tuple[EpochPlan, ...]  # one per epoch, in order
-
-    @property
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
-
-
-@dataclass
 class FitState:
     """How far a trial got: what a checkpoint restores and each epoch extends."""
 
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     resumed_from: int | None = None  # the epoch a checkpoint restored (0-based), if any
+    times: TimeLedger = field(default_factory=TimeLedger)  # the trial's time by part, this attempt and those before
+    last_pass: PlainPass | None = None  # the last epoch's validation pass (the final evaluation's plain pass)
 
     @property
     def next_epoch(self) -> int:
@@ -125,57 +109,8 @@ class FitState:
 
 
 # ----------------------------------------------------------------------------------------------
-# 1. Build
+# 1. Build: trainable.build (data, runtime, model, optimizer; compiled where it pays)
 # ----------------------------------------------------------------------------------------------
-
-
-def _norm_stats(cfg: TrialConfig, data: BatchSource) -> Norm | None:
-    if cfg.normalize == "imagenet":
-        return IMAGENET_STATS
-    if cfg.normalize == "dataset":
-        return data.cache.channel_stats("train")
-    return None
-
-
-def _check_splits(cache: DecodedCache, cfg: TrialConfig) -> None:
-    """A split with nothing to learn from is an error before any work; one smaller than a batch, a warning."""
-    root = cache.meta.get("source_root", str(cache.folder))
-    n_train = cache.n("train")
-    if n_train < _MIN_TRAIN_IMAGES:
-        raise ConfigError(
-            f"the train split of {root} has {n_train} image(s): nothing to train on (a training batch needs at "
-            f"least {_MIN_TRAIN_IMAGES}, for batch norm); add images to {root}/train/<class>/"
-        )
-    if cache.n("valid") < 1:
-        raise ConfigError(f"the valid split of {root} has no image; add images to {root}/val/<class>/")
-    if n_train < cfg.batch_size:
-        warnings.warn(
-            f"the train split of {root} has {n_train} images, fewer than batch_size {cfg.batch_size}: "
-            f"each epoch is one step on all {n_train}",
-            SmallSplitWarning, stacklevel=3,
-        )
-
-
-def train_batch_size(cfg: TrialConfig, data: BatchSource) -> int:
-    """``batch_size``, or the whole training split when that is smaller (train on what there is)."""
-    return min(cfg.batch_size, data.n("train"))
-
-
-def build_trial(cfg: TrialConfig, *, progress: bool = False) -> Trial:
-    """Data (decoded cache, on the device when it fits), runtime, model and optimizer of ``cfg``."""
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    rt = Runtime.from_config(cfg)
-    rt.apply()
-    data_dir = Path(cfg.data_dir) if cfg.data_dir else None
-    cache = prepare(cfg.data, cfg.presize, data_dir=data_dir, label_noise=cfg.label_noise, progress=progress)
-    _check_splits(cache, cfg)
-    data = open_batches(cache, rt.device, rt.data_on_device)
-    rt = rt.with_norm(_norm_stats(cfg, data))
-    torch.manual_seed(derive_seed(cfg.seed, "init"))
-    model = rt.place_model(build_model(cfg.model, n_out=len(cache.classes), p=cfg.dropout))
-    opt = build_optimizer(model, cfg.weight_decay, fused=rt.fused_adamw or None)
-    return Trial(cfg, data, rt, model, rt.forward_module(model), opt, epoch_plan(cfg.cycles()))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -183,32 +118,41 @@ def build_trial(cfg: TrialConfig, *, progress: bool = False) -> Trial:
 # ----------------------------------------------------------------------------------------------
 
 
-def resume(trial: Trial, checkpoint_dir: Path | None) -> FitState:
+def resume(trial: Trial, checkpoint_dir: Path | None, times: TimeLedger | None = None) -> FitState:
     """The state of the newest checkpoint in ``checkpoint_dir`` loaded into ``trial``, or a fresh one.
 
     Nothing random is restored: every random choice of an epoch comes from generators seeded with
-    ``(seed, epoch)`` (ARCHITECTURE.md, Determinism), so the next epoch runs as it would have.
+    ``(seed, epoch)`` (ARCHITECTURE.md, Determinism), so the next epoch runs as it would have. The
+    final epoch's checkpoint holds no optimizer state: nothing is left to train from it.
     """
+    times = times if times is not None else TimeLedger()
     last = latest_checkpoint(checkpoint_dir)
     if last is None:
-        return FitState()
-    state = load_checkpoint(last, map_location=trial.runtime.device)
-    _check_same_config(state["config"], trial.cfg, last)
-    trial.model.load_state_dict(state["model"])
-    trial.optimizer.load_state_dict(state["optimizer"])
+        return FitState(times=times)
+    with times.part("model"):
+        state = load_checkpoint(last, map_location=trial.runtime.device)
+        _check_same_config(state["config"], trial.cfg, last)
+        trial.model.load_state_dict(state["model"])
+        if "optimizer" in state:
+            trial.optimizer.load_state_dict(state["optimizer"])
+    if isinstance(state.get("times"), dict):
+        times.restore(TrialTimes(**state["times"]))
     return FitState(history=list(state["history"]), train_seconds=float(state["train_seconds"]),
-                    resumed_from=int(state["epoch"]))
+                    resumed_from=int(state["epoch"]), times=times)
 
 
-def _checkpoint_state(trial: Trial, state: FitState, epoch: int) -> dict[str, Any]:
-    return {
+def _checkpoint_state(trial: Trial, state: FitState, epoch: int, *, optimizer: bool) -> dict[str, Any]:
+    out = {
         "config": trial.cfg.to_dict(),
         "epoch": epoch,
         "model": trial.model.state_dict(),
-        "optimizer": trial.optimizer.state_dict(),
-        "history": state.history,
+        "history": list(state.history),
         "train_seconds": state.train_seconds,
+        "times": state.times.snapshot().to_dict(),
     }
+    if optimizer:  # the final epoch's checkpoint has nothing left to train: the weights alone
+        out["optimizer"] = trial.optimizer.state_dict()
+    return out
 
 
 def _check_same_config(saved: dict[str, Any], cfg: TrialConfig, path: Path) -> None:
@@ -238,7 +182,8 @@ def train_one_epoch(
     progress: bool = False,
     should_stop: StopCheck | None = None,
 ) -> dict[str, float]:
-    """One epoch over the training split; returns mean train loss, images, seconds and the last lr."""
+    """One epoch over the training split; returns mean train loss, images, seconds (and of them the
+    first step's excess over a steady step, ``warmup_seconds``) and the last lr."""
     model.train()
     torch.manual_seed(derive_seed(cfg.seed, plan.epoch, "dropout"))
     aug_gen = generator(rt.device, derive_seed(cfg.seed, plan.epoch, "augment"))
@@ -251,7 +196,8 @@ def train_one_epoch(
     total_loss = torch.zeros((), device=rt.device)  # summed on the device, read once at the end
     n_images = 0
     lr = step_hparams(plan, 0, steps)[0]
-    start = time.perf_counter()
+    timer = EpochTimer(rt.device)
+    timer.start()
     for step, (x, y) in enumerate(progress_bar(batches, steps, f"epoch {plan.epoch + 1} train", progress)):
         if should_stop is not None and should_stop():
             raise TrialStopped(f"stopped in epoch {plan.epoch + 1}, before batch {step + 1} of {steps}")
@@ -271,46 +217,63 @@ def train_one_epoch(
         opt.step()
         total_loss += loss.detach() * y.shape[0]
         n_images += y.shape[0]
+        if step == 0:
+            timer.first_step()  # an event on CUDA: nothing waits for the device here
     rt.sync()
-    seconds = time.perf_counter() - start
+    seconds, first_s = timer.stop()
     train_loss = float(total_loss) / max(n_images, 1)
     if not math.isfinite(train_loss):
         raise FloatingPointError(f"training loss became {train_loss} in epoch {plan.epoch + 1}; lower lr (now {cfg.lr})")
-    return {"train_loss": train_loss, "images": n_images, "seconds": seconds, "lr": lr}
+    return {"train_loss": train_loss, "images": n_images, "seconds": seconds, "lr": lr,
+            "warmup_seconds": warmup_seconds(seconds, first_s, steps)}
 
 
 def fit(
     trial: Trial,
     state: FitState,
-    checkpoint_dir: Path | None = None,
+    checkpoints: CheckpointWriter | None = None,
     *,
     on_epoch: EpochCallback | None = None,
     progress: bool = False,
     should_stop: StopCheck | None = None,
 ) -> FitState:
-    """Train the epochs ``state`` has not done yet; a checkpoint and ``on_epoch`` after each."""
-    cfg, rt = trial.cfg, trial.runtime
+    """Train the epochs ``state`` has not done yet; a checkpoint (written in the background) and
+    ``on_epoch`` after each. The time of each part goes to ``state.times``."""
+    cfg, rt, times = trial.cfg, trial.runtime, state.times
+    sizes_seen: set[int] = set()  # compilation and autotuning happen at a size's first steps
     for plan in trial.plans[state.next_epoch:]:
         if plan.starts_cycle and plan.cycle.reset_optimizer:  # fine_tune: fresh optimizer state per cycle
             trial.optimizer = build_optimizer(trial.model, cfg.weight_decay, fused=rt.fused_adamw or None)
         train = train_one_epoch(trial.forward, trial.optimizer, trial.data, plan, cfg, rt, progress=progress,
                                 should_stop=should_stop)
-        valid = evaluate(trial.forward, trial.data, plan.size, cfg, rt, should_stop=should_stop)
+        warmup_at_size = plan.size not in sizes_seen
+        warmup = train["warmup_seconds"] if warmup_at_size else 0.0
+        sizes_seen.add(plan.size)
+        times.add("warmup", warmup)
+        times.add("train", train["seconds"] - warmup)
+        with times.part("eval"):
+            valid = plain_pass(trial.forward, trial.data, plan.size, cfg, rt, should_stop=should_stop)
+        if rt.compile and warmup_at_size:
+            with times.part("warmup"):  # this size's graphs (train and eval) for the processes after this one
+                save_compiled(trial, plan.size)
+        last = plan.epoch == trial.plans[-1].epoch
+        state.last_pass = valid if last else None  # the final evaluation's plain pass: not run twice
         state.train_seconds += train["seconds"]
         metrics = {
             "epoch": plan.epoch,
             "size": plan.size,
             "train_loss": train["train_loss"],
-            **valid,
+            **valid.metrics(),
             "lr": train["lr"],
             "epoch_seconds": train["seconds"],
             "images_per_s": train["images"] / max(train["seconds"], 1e-9),
+            "eval_seconds": valid.seconds,
         }
         state.history.append(metrics)
         ckpt = None
-        if checkpoint_dir is not None:
-            ckpt = save_checkpoint(checkpoint_dir, plan.epoch, _checkpoint_state(trial, state, plan.epoch),
-                                   keep=cfg.checkpoint_keep)
+        if checkpoints is not None:
+            with times.part("checkpoint"):
+                ckpt = checkpoints.submit(plan.epoch, _checkpoint_state(trial, state, plan.epoch, optimizer=not last))
         if on_epoch is not None:
             on_epoch(dict(metrics), ckpt)
     return state
@@ -328,21 +291,32 @@ def run_trial(
     *,
     progress: bool = False,
     should_stop: StopCheck | None = None,
+    times: TimeLedger | None = None,
 ) -> TrialResult:
     """Train and evaluate one configuration; resume from ``checkpoint_dir`` when it has a checkpoint.
 
-    A checkpoint is written there at the end of every epoch. ``on_epoch(metrics, checkpoint)`` is
-    called after it (metrics: epoch, train_loss, valid_loss, accuracy, top5, lr, epoch_seconds,
-    images_per_s, size). ``should_stop()`` is asked before every batch, of training and of
-    evaluation; when it says True, :class:`TrialStopped` is raised at once (a study's deadline
-    does not wait for the end of an epoch), and the epochs checkpointed so far stand.
+    A checkpoint is written there at the end of every epoch, by a background thread.
+    ``on_epoch(metrics, checkpoint)`` is called after each epoch (metrics: epoch, train_loss,
+    valid_loss, accuracy, top5, lr, epoch_seconds, images_per_s, eval_seconds, size) with the epoch's
+    :class:`~trainable.checkpoint.PendingCheckpoint`: ``checkpoint.wait()`` before handing it on.
+    ``should_stop()`` is asked before every batch, of training and of evaluation; when it says
+    True, :class:`TrialStopped` is raised at once (a study's deadline does not wait for the end of
+    an epoch), and the epochs checkpointed so far stand. ``times``: the ledger the trial's parts
+    are counted on (the caller's, when it counts parts of its own around the trial).
     """
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    trial = build_trial(config, progress=progress)  # 1. data, runtime, model, optimizer
-    state = resume(trial, ckpt_dir)  # 2. the epochs a checkpoint already holds
-    fit(trial, state, ckpt_dir, on_epoch=on_epoch, progress=progress, should_stop=should_stop)  # 3. the rest
-    final = final_evaluation(trial.forward, trial.data, config, trial.runtime, progress=progress,  # 4. plain + TTA
-                             should_stop=should_stop)
+    times = times if times is not None else TimeLedger()
+    trial = build_trial(config, progress=progress, times=times)  # 1. data, runtime, model, optimizer
+    state = resume(trial, ckpt_dir, times)  # 2. the epochs a checkpoint already holds
+    writer = CheckpointWriter(ckpt_dir, keep=config.checkpoint_keep) if ckpt_dir is not None else None
+    with writer if writer is not None else nullcontext():
+        fit(trial, state, writer, on_epoch=on_epoch, progress=progress, should_stop=should_stop)  # 3. the rest
+        with times.part("final"):  # 4. plain (the last epoch's) + TTA
+            final = final_evaluation(trial.forward, trial.data, config, trial.runtime, progress=progress,
+                                     should_stop=should_stop, plain=state.last_pass)
+        if writer is not None:
+            with times.part("checkpoint"):  # the last epoch's, written while the final evaluation ran
+                writer.close()
     norm = trial.runtime.norm
     return TrialResult(
         config=config.to_dict(),
@@ -363,4 +337,6 @@ def run_trial(
         history=state.history,
         confusion=final["confusion"],
         classes=list(trial.data.cache.classes),
+        times=times.snapshot(),
+        compiled=trial.runtime.compile,
     )

@@ -1,6 +1,8 @@
 """Panel 7, the timeline: every trial as a bar on a worker slot over the study's wall clock,
 coloured by how it ended, the phases' deadlines, and the trials not started because they would
-not have fit — where the budget went, and how busy the slots were.
+not have fit — where the budget went, and how busy the slots were. Each bar is split into its
+training steps and the rest (start-up, data, warm-up, evaluation, checkpoints, TTA, reporting),
+and the study's training share (:mod:`study.analysis.time_share`) is computed over the same slots.
 
 Slots are the lanes the trials' own start and end times pack into (a trial takes the first lane
 free when it starts), so there are as many as trials ever ran at once.
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboards.tables import StudyTables
+from study.analysis.time_share import time_share
 
 __all__ = ["Bar", "TimelineInfo", "timeline_info"]
 
@@ -23,6 +26,8 @@ class Bar:
     slot: int  # 1-based
     start_s: float  # s since the study started
     end_s: float
+    train_s: float | None = None  # s of training steps in the bar (None: the trial recorded no times)
+    before_train_s: float = 0.0  # s of its set-up before training began (start-up, data, model): where the training part is drawn
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class TimelineInfo:
     not_started: int  # search suggestions the searcher did not start (would not have fit)
     confirm_note: str | None  # what the confirmation phase said about runs it did not start
     reason: str | None = None
+    training: float | None = None  # training share: Σ training-step seconds / (slots × wall)
 
 
 def timeline_info(tables: StudyTables) -> TimelineInfo:
@@ -70,9 +76,12 @@ def timeline_info(tables: StudyTables) -> TimelineInfo:
             free = len(lanes) - 1
         else:
             lanes[free] = end
-        bars.append(Bar(t.name, t.phase, t.outcome, free + 1, start, end))
+        train = min(t.times.train, end - start) if t.times is not None else None
+        before = min(t.times.start + t.times.data + t.times.model, end - start - (train or 0.0)) if t.times is not None else 0.0
+        bars.append(Bar(t.name, t.phase, t.outcome, free + 1, start, end, train, max(before, 0.0)))
     wall = max(b.end_s for b in bars)
     if meta.spent_s is not None and meta.phase == "done":
         wall = max(wall, meta.spent_s)
     busy = sum(b.end_s - b.start_s for b in bars) / (len(lanes) * wall) if wall > 0 else None
-    return TimelineInfo(tuple(bars), len(lanes), tuple(deadlines), wall, busy, not_started, note)
+    training = time_share((t.times for t in timed), len(lanes), wall).share if wall > 0 else None
+    return TimelineInfo(tuple(bars), len(lanes), tuple(deadlines), wall, busy, not_started, note, training=training)

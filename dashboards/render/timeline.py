@@ -12,7 +12,9 @@ __all__ = ["timeline_figures", "timeline_note"]
 
 TITLE = "Timeline"
 HOW = ("Each bar is a trial on the worker slot it ran in, over the study's wall clock, coloured by how it ended (hatched: "
-       "confirmation runs); the vertical lines are the search's deadline and the end of the budget. Gaps are slots left idle.")
+       "confirmation runs); its dark core is the seconds it spent in training steps (placed after its set-up; the rest of "
+       "the bar is start-up, evaluation, checkpoints, TTA and reporting); the vertical lines are the search's deadline and "
+       "the end of the budget. Gaps are slots left idle.")
 
 
 def timeline_note(info: TimelineInfo) -> str:
@@ -21,6 +23,8 @@ def timeline_note(info: TimelineInfo) -> str:
         parts.append(f"{len(info.bars)} trials on {info.slots} slot(s) over {duration(info.wall_s)}")
     if info.busy is not None:
         parts.append(f"slots busy {100 * info.busy:.0f}% of the time")
+    if info.training is not None:
+        parts.append(f"training steps {100 * info.training:.0f}% of the slots' time (the training share)")
     parts.append(f"{info.not_started} search trial(s) not started because they would not have finished in time")
     if info.confirm_note:
         parts.append(f"confirmation: {info.confirm_note}")
@@ -40,6 +44,13 @@ def timeline_figures(info: TimelineInfo) -> list[Any]:
                                                      "line": {"color": "white", "width": 1}},
             text=[b.name for b in bars], textposition="inside", insidetextanchor="middle",
             hovertemplate="%{text}<br>%{base:.0f} s → +%{x:.0f} s<extra>" + outcome + "</extra>"))
+    trained = [b for b in info.bars if b.train_s]
+    if trained:  # each trial's training steps, as the dark core of its bar
+        traces.append(go.Bar(
+            base=[b.start_s + b.before_train_s for b in trained], x=[b.train_s for b in trained],
+            y=[f"slot {b.slot}" for b in trained], orientation="h", name="training steps", width=0.35,
+            marker={"color": "rgba(20, 20, 40, 0.55)"}, text=[b.name for b in trained], textposition="none",
+            hovertemplate="%{text}: %{x:.0f} s of training steps<extra></extra>"))
     fig = go.Figure(data=traces, layout=base_layout(
         barmode="overlay", height=max(240, 140 + 50 * info.slots), xaxis={"title": "seconds since the study started"},
         yaxis={"categoryorder": "category descending"}))

@@ -66,7 +66,19 @@ def parent_metrics(summary: dict[str, Any]) -> dict[str, float]:
         out[f"trials_{k}"] = _num(counts.get(k))
     out["trials_not_started"] = _num(summary.get("skipped_for_budget"))
     out["wall_seconds"] = _num(summary.get("wall_seconds"))
+    out.update(_time_metrics(summary.get("time_share")))
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _time_metrics(ts: Any) -> dict[str, float | None]:
+    """The training share and the seconds of each part over all trials (``seconds_train_total``, …)."""
+    from study.analysis.time_share import TimeShare
+    from trainable.timing import TIME_KEYS
+
+    share = TimeShare.from_dict(ts)
+    if share is None or share.share is None:
+        return {}
+    return {"training_share": share.share, **{f"{TIME_KEYS[p]}_total": v for p, v in share.parts.items()}}
 
 
 def parent_note(summary: dict[str, Any] | None, dashboard: Path | None, *, study: str, state: str = "done") -> str:

@@ -11,10 +11,21 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-__all__ = ["ACTOR_START_S", "CostModel", "RunPlan", "plan_runs", "runs_that_fit"]
+__all__ = ["ACTOR_START_S", "COLD_START_S", "CostModel", "RunPlan", "cold_start_seconds", "plan_runs", "runs_that_fit"]
 
 
 ACTOR_START_S = 3.0  # a new Tune phase starts new worker processes (Ray + imports), measured ~3 s on 2 CPUs
+# What a trial on a fresh worker spends before its first steady training step, before any trial of the
+# study has shown it (measured, issue 17): on the 2-core CPU, the worker's start, imports (torch's dynamo,
+# imported by the optimizer: ~1.5 s) and the data: 5-10 s; on an H200 (xresnet50, 128 px) the process's
+# CUDA set-up and the first epoch's cuDNN autotuning: the first epoch took 19.6 s against 1 s for the next.
+COLD_START_S = {"cpu": 5.0, "cuda": 25.0}
+
+
+def cold_start_seconds(device: str) -> float:
+    """The lower bound of any trial's time on ``device`` (cpu, cuda, cuda:N) before the study has timed one;
+    the smallest (the CPU's) where the device is not known yet (auto, mps)."""
+    return COLD_START_S.get(device.split(":", 1)[0], COLD_START_S["cpu"])
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,10 @@ def decide(diffs: Mapping[str, Sequence[float]], plan: LookPlan) -> dict[str, Ar
         a_next = plan.alphas[plan.pairs.index(nxt)] if nxt is not None else plan.alphas[-1]
         more = seeds_needed(list(d), a_next / open_arms)
         test = _paired(list(d), plan.level)
-        out[arm] = ArmDecision(arm, "undecided" if more is not None else "no difference shown", len(d), None, test,
-                               best_adjusted.get(arm), last_threshold.get(arm), None if more is None else max(1, more - len(d)))
+        # Before its first look an arm is never settled: two or three pairs say too little of the spread.
+        verdict = "undecided" if more is not None or len(d) < plan.first else "no difference shown"
+        out[arm] = ArmDecision(arm, verdict, len(d), None, test, best_adjusted.get(arm), last_threshold.get(arm),
+                               None if more is None else max(1, more - len(d)))
     return out
 
 
@@ -187,7 +189,7 @@ def t_test_p(d: Sequence[float]) -> float | None:
     """Two-sided p-value of the paired t-test of the differences ``d`` (the one-sample t-test of their
     mean against 0: ``scipy.stats.ttest_1samp``'s, computed directly so the looks stay cheap enough to
     simulate thousands of studies with this very code); None with fewer than 2 or no spread."""
-    from scipy import stats
+    from scipy import special
 
     n = len(d)
     if n < 2:
@@ -197,7 +199,7 @@ def t_test_p(d: Sequence[float]) -> float | None:
     if var <= (1e-12 * max(1.0, abs(mean))) ** 2:
         return None
     t = mean / math.sqrt(var / n)
-    return float(2 * stats.t.sf(abs(t), n - 1))
+    return float(2 * special.stdtr(n - 1, -abs(t)))  # Student's t CDF (scipy.stats.t's own kernel)
 
 
 def seeds_needed(diffs: Sequence[float], threshold: float, power: float = POWER) -> int | None:
@@ -205,7 +207,7 @@ def seeds_needed(diffs: Sequence[float], threshold: float, power: float = POWER)
     ``power``, if the true difference and spread were those observed; None beyond :data:`SEEDS_CAP`
     (the difference is too small against its spread) or with no spread to go by."""
     import numpy as np
-    from scipy import stats
+    from scipy import special
 
     if len(diffs) < 2:
         return None
@@ -218,9 +220,9 @@ def seeds_needed(diffs: Sequence[float], threshold: float, power: float = POWER)
         n = np.arange(lo, min(hi, SEEDS_CAP + 1))
         if n.size == 0:
             continue
-        crit = stats.t.ppf(1 - threshold / 2, n - 1)
+        crit = special.stdtrit(n - 1, 1 - threshold / 2)  # Student's t quantile
         nc = abs(d) * np.sqrt(n) / s
-        power_n = stats.nct.sf(crit, n - 1, nc) + stats.nct.cdf(-crit, n - 1, nc)
+        power_n = 1 - special.nctdtr(n - 1, nc, crit) + special.nctdtr(n - 1, nc, -crit)  # noncentral t (scipy.stats.nct's kernel)
         hits = np.nonzero(power_n >= power)[0]
         if hits.size:
             return int(n[hits[0]])
@@ -237,25 +239,28 @@ def targets(decisions: Mapping[str, ArmDecision], plan: LookPlan, have: Mapping[
             affordable: Callable[[str, int], bool]) -> dict[str, int]:
     """How many pairs each arm should have before its next decision — where the seeds go.
 
-    Every arm gets two pairs (the fewest that show a spread). From then on, seed by seed: an arm
-    that is settled (helped, hurt, or no difference shown — its observed difference too small
-    against its spread for any affordable number of seeds) gets no more; an undecided one goes on to
-    its next look (the first look, then the later ones) only if a reachable number of seeds would
-    likely decide it and ``affordable(arm, pairs)`` says that look fits in the time left (the caller
-    knows the costs); otherwise it stops where it is, undecided. The most decidable arms are
-    considered first, so when the time left fits only some, it goes to those. None of this spends
-    error rate: only the planned looks test (:func:`decide`).
+    Every arm gets two pairs (the fewest that show a spread). From then on, an arm that is settled
+    (helped, hurt, or — from its first look on — no difference shown: its observed difference too
+    small against its spread for any affordable number of seeds) gets no more seeds. The others go
+    on to their next look (the first look, then the later ones) when ``affordable(arm, pairs)``
+    says it fits in the time left (the caller knows the costs, and counts what it grants): first
+    those that a reachable number of seeds would likely decide, the most decidable first; then,
+    with what time is left, the long shots. None of this spends error rate: only the planned looks
+    test (:func:`decide`), whatever the seeds' order was.
     """
     out = {arm: have.get(arm, 0) for arm in decisions}
-    order = sorted(decisions.values(), key=lambda d: (d.settled, d.more_seeds if d.more_seeds is not None else 10**9))
-    for d in order:
-        n = have.get(d.arm, 0)
-        if d.settled:
-            continue
-        if n < 2:
+    open_ = sorted((d for d in decisions.values() if not d.settled),
+                   key=lambda d: d.more_seeds if d.more_seeds is not None else 10**9)
+    for d in open_:
+        if have.get(d.arm, 0) < 2:
             out[d.arm] = 2
-            continue
-        nxt = plan.first if n < plan.first else plan.next_look(n)
-        if nxt is not None and d.more_seeds is not None and n + d.more_seeds <= plan.most and affordable(d.arm, nxt):
-            out[d.arm] = nxt
+    for long_shots in (False, True):
+        for d in open_:
+            n = have.get(d.arm, 0)
+            if n < 2 or out[d.arm] > n:
+                continue
+            nxt = plan.first if n < plan.first else plan.next_look(n)
+            likely = d.more_seeds is not None and n + d.more_seeds <= plan.most
+            if nxt is not None and likely != long_shots and affordable(d.arm, nxt):
+                out[d.arm] = nxt
     return out

@@ -39,7 +39,7 @@ def run(config: Any, out: Path, *, progress: bool = True) -> dict[str, Any]:
     if epochs_file.exists():  # a resumed run: keep the lines of epochs already done
         seen = {json.loads(line)["epoch"] for line in epochs_file.read_text().splitlines() if line.strip()}
 
-    def on_epoch(metrics: dict[str, Any], _checkpoint: Path | None) -> None:
+    def on_epoch(metrics: dict[str, Any], _checkpoint: Any) -> None:
         table.row(metrics)
         if metrics["epoch"] not in seen:
             with epochs_file.open("a", encoding="utf-8") as f:

@@ -13,7 +13,7 @@ from study.analysis.outcomes import ConfirmOutcome, VerdictRecord
 if TYPE_CHECKING:
     from study.analysis.sequential import ArmDecision, LookPlan
     from study.analysis.techniques import DecisionRecord
-    from study.driver.confirm import Design
+    from study.driver.design import Design
     from study.driver.search import SearchOutcome
     from study.driver.tuner import Runtime
     from study.spec import StudySpec
@@ -27,7 +27,7 @@ def judge(spec: StudySpec, search: SearchOutcome, design: Design, plan: LookPlan
     """The phase's outcome from its journal, with :func:`study.analysis.sequential.decide`'s decisions."""
     from study.analysis.sequential import decide
     from study.analysis.techniques import DecisionRecord, technique_rows
-    from study.driver.confirm import arm_values, confirmed_configs
+    from study.driver.design import arm_values, confirmed_configs
     from study.tune.comparisons import pairs_of
 
     values, runs, started = arm_values(design, Path(rt.journal("confirm")))

@@ -68,7 +68,7 @@ def run_study(s: Session) -> dict[str, Any]:
                 rt = _prepare(s, ends)
                 spec = _for_this_session(s.spec, rt)
                 done = _walk_phases(spec, rt)
-                ends.summary = summarize(spec, done, s.study_dir, s.uri, s.clock, hooks=s.hooks)
+                ends.summary = summarize(spec, done, s.study_dir, s.uri, s.clock, hooks=s.hooks, slots=rt.slots)
                 _finish(s.study_dir, ends.summary)
                 ends.dashboard = write_dashboard_quietly(s.study_dir, say)
                 print_summary(ends.summary, say, dashboard=ends.dashboard)
@@ -156,8 +156,11 @@ def _prepare(s: Session, ends: _Ends) -> Runtime:
 
 
 def _for_this_session(spec: StudySpec, rt: Runtime) -> StudySpec:
-    """The study's spec with this session's device and threads in every trial's base config."""
-    return replace(spec, base={**spec.base, "device": rt.device, "threads": rt.threads})
+    """The study's spec with this session's device and threads in every trial's base config, and on GPUs
+    the study folder's ``compile`` folder for the compiled graphs every node's trials share (``compile_cache``)."""
+    shared = rt.device == "cuda" and not spec.base.get("compile_cache")
+    extra = {"compile_cache": str((rt.study_dir / "compile").resolve())} if shared else {}
+    return replace(spec, base={**spec.base, "device": rt.device, "threads": rt.threads, **extra})
 
 
 def _finish(study_dir: Path, summary: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ __all__ = ["print_summary", "summarize"]
 
 
 def summarize(spec: StudySpec, done: Outcomes, study_dir: Path, uri: str | None, clock: BudgetClock, *,
-              hooks: TestHooks | None = None) -> dict[str, Any]:
+              hooks: TestHooks | None = None, slots: int = 0) -> dict[str, Any]:
     """``summary.json``: the search's best and baseline, and the confirmation's and the ablation's
     outcomes as their phases decided them (:class:`study.analysis.outcomes.ConfirmOutcome`, ``AblationOutcome``)."""
     from study.analysis.outcomes import AblationOutcome, ConfirmOutcome
@@ -45,10 +45,31 @@ def summarize(spec: StudySpec, done: Outcomes, study_dir: Path, uri: str | None,
         "level": spec.level,
         "tracking_uri": uri,
         "optuna_storage": search.optuna_url,
+        "time_share": time_share_of(study_dir, slots, clock.spent()),
     }
     if hooks is not None:
         out["test_hooks"] = hooks.describe()  # made-up or fault-injected trials: never mistaken for a measured study
     return out
+
+
+def time_share_of(study_dir: Path, slots: int, wall_s: float) -> dict[str, Any]:
+    """``summary.json``'s ``time_share``: every phase's trials' times (their outcome journals) on ``slots`` slots."""
+    from study.analysis.time_share import time_share
+    from study.tune.monitor import read_outcomes
+    from trainable.timing import TrialTimes
+
+    outcomes = [o for phase in ("search", "confirm", "ablation") for o in read_outcomes(study_dir / f"trials-{phase}.jsonl").values()]
+    return time_share((TrialTimes.from_flat(o.result) for o in outcomes), slots, wall_s).to_dict()
+
+
+def _print_time_share(ts: dict[str, Any], say: Callable[[str], None]) -> None:
+    """One line: the training share, and where the rest of the slot time went."""
+    share, parts = ts.get("training_share"), ts.get("seconds") or {}
+    if share is None:
+        return
+    rest = ", ".join(f"{k} {v:.0f} s" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if k != "train" and v >= 0.5)
+    say(f"time: {share:.2f} of {ts['slots']} slot(s) × {ts['wall_seconds']:.0f} s went into training steps "
+        f"({parts.get('train', 0):.0f} s); the rest: {rest}{', ' if rest else ''}outside trials {ts['outside_trials_seconds']:.0f} s")
 
 
 def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: Path | None = None) -> None:
@@ -81,6 +102,7 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: P
     elif conf and conf.get("note"):
         say("confirmation: " + conf["note"])
     _print_ablation(s.get("ablation") or {}, say)
+    _print_time_share(s.get("time_share") or {}, say)
     say("")
     if s["tracking_uri"]:
         root = Path(s["folder"]).parent

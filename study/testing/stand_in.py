@@ -155,6 +155,7 @@ def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None, 
         started_at = time.time()  # this run's wall clock, reported (tests check which trials overlapped)
         for epoch in range(len(history), epochs):
             if _pause(work_s / epochs, report.should_stop):  # the "training" of this epoch
+                report.end_if_stopped_by_tune()
                 return  # as train_trial at its deadline
             accuracy = quality * (epoch + 1) / epochs
             metrics = {

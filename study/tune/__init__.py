@@ -5,6 +5,7 @@ Everything here is pickled into Tune's experiment state, so ``study resume`` bri
 clock is a path to ``budget.json``, never an absolute time.
 
 Modules: ``trainable`` (``train_trial``), ``reporting`` (``TrialReporter``, the one reporting path),
+``epoch_reports`` (the per-epoch Tune reports, made off the training thread),
 ``searcher`` (``StudySearch``), ``scheduler`` (``SeedProtectingASHA``), ``optuna_store`` (every Optuna
 query of the study: the searcher's, the driver's, the dashboard's), ``stopper`` (``BudgetStopper``),
 ``monitor`` (``StudyMonitor``), ``journal`` (``TrialOutcome``, the phases' outcome journals),

@@ -7,13 +7,19 @@ stand-in measures the real machinery:
 1. ``open``: the trial's config, a scratch folder holding the checkpoint Tune gives back on a retry
    or a resume, and its ``TrialRun`` (record in the study folder, MLflow run found again by key);
 2. ``replay``: epochs done before a retry go to MLflow, each exactly once;
-3. ``epoch``: each epoch's metrics to MLflow, then one ``tune.report`` with its checkpoint; the
-   last epoch is held back and reported with the final evaluation, so a scheduler sees exactly one
-   result per epoch and never stops a trial between its last epoch and its final (TTA) evaluation;
+3. ``epoch``: each epoch's metrics to the record (and MLflow), then one ``tune.report`` with its
+   checkpoint, made by a background thread once the checkpoint is written
+   (:mod:`study.tune.epoch_reports`: the training thread waits neither for the write nor for Tune);
+   the last epoch is held back and reported with the final evaluation, so a scheduler sees exactly
+   one result per epoch and never stops a trial between its last epoch and its final (TTA) evaluation;
 4. ``final``: final metrics and artifacts to MLflow (closing the run FINISHED), the last report,
    without a checkpoint: an ended trial is never run again, and the driver removes its checkpoints
    (``study.tune.monitor``), so copying the last one into the study folder would be work thrown away
    (and, with ``CheckpointConfig(num_to_keep=1)``, one more experiment snapshot Tune forces).
+
+Every report carries the trial's time so far by part (``seconds_train``, ``seconds_eval``, …:
+:class:`trainable.timing.TrialTimes`); the reporter counts its own part (``report``) and the
+worker's start-up (``start``) on the same ledger as ``run_trial``.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
+from study.tune.epoch_reports import EpochReports
+
 if TYPE_CHECKING:
     from study.tracking.runs import TrialRun
     from trainable.config import TrialConfig
+    from trainable.timing import TimeLedger
 
 __all__ = ["FINISHED_KEY", "OBJECTIVE_KEY", "RUN_ID_KEY", "ReportedResult", "TrialReporter", "deadline_check"]
 
@@ -77,16 +86,31 @@ def deadline_check(xs: dict[str, Any]) -> Callable[[], bool] | None:
     return lambda: time.time() >= at
 
 
-def _report_dir(work: Path, ckpt: Path) -> Path:
-    """A folder holding only ``ckpt`` (hard-linked when possible) for ``tune.Checkpoint``."""
-    out = work / "report"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
+_TRIALS_IN_PROCESS = 0  # trials this worker process has opened (the first one pays its start-up)
+
+
+def startup_seconds(entered: float, xs: dict[str, Any]) -> float:
+    """Seconds before the trial's code ran that its worker spent starting: for the first trial of a
+    process, its age (Ray's worker start, Tune's set-up of the trainable), counted from this
+    session's start at the earliest; for the later ones (a reused worker), none."""
+    if _TRIALS_IN_PROCESS > 1:
+        return 0.0
     try:
-        (out / ckpt.name).hardlink_to(ckpt)
-    except OSError:
-        shutil.copy2(ckpt, out / ckpt.name)
-    return out
+        import psutil
+
+        born = psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 -- no process table to read: unknown, not an error
+        return 0.0
+    session = 0.0
+    if xs.get("deadline"):
+        try:
+            from study.tune.clock import Deadline
+
+            clock = Deadline.from_dict(xs["deadline"]).clock
+            session = clock.started() + clock.spent_before()  # when this session's clock began
+        except (OSError, ValueError, KeyError):
+            session = 0.0
+    return max(0.0, entered - max(born, session))
 
 
 SCRATCH_PREFIX = "xs-scratch-"  # + "<pid>-<trial id>-<random>": a trial's scratch folder in the temporary directory
@@ -149,18 +173,25 @@ class TrialReporter:
     xs: dict[str, Any]  # the study's info for this trial (tracking, deadline, study folder)
     work: Path  # scratch folder: the restored checkpoint, the next ones
     run: TrialRun | None
-    should_stop: Callable[[], bool] | None
+    deadline_passed: Callable[[], bool] | None
+    times: TimeLedger  # the trial's seconds by part: run_trial's, and the start-up and reporting counted here
     _held: dict[str, Any] = field(default_factory=dict)
+    _reports: EpochReports | None = None
 
     @classmethod
     @contextmanager
-    def open(cls, config: dict[str, Any]) -> Iterator[TrialReporter]:
+    def open(cls, config: dict[str, Any], entered: float | None = None) -> Iterator[TrialReporter]:
         """From a Tune trial's ``config`` (``trial``: TrialConfig dict, ``xs``: study info, ``job``:
-        a confirmation or ablation run's own config); the scratch folder is removed at the end."""
+        a confirmation or ablation run's own config); the scratch folder is removed at the end.
+        ``entered``: when the trainable was called (``time.time()``), for the start-up part of its times."""
+        global _TRIALS_IN_PROCESS
         from ray import tune
 
         from trainable.config import TrialConfig
+        from trainable.timing import TimeLedger
 
+        _TRIALS_IN_PROCESS += 1
+        entered = time.time() if entered is None else entered
         xs = config["xs"]
         job = config.get("job") or {}
         trial = job.get("trial") or config["trial"]
@@ -168,18 +199,44 @@ class TrialReporter:
         searched = {k: v for k, v in config.items() if k not in ("trial", "xs", "job")}
         ctx = tune.get_context()
         work = _scratch_folder(ctx.get_trial_id())
+        reporter: TrialReporter | None = None
         try:
             restored = tune.get_checkpoint()
             if restored is not None:
                 restored.to_directory(str(work))
             run = _open_run(xs, job, cfg, searched, ctx)
-            yield cls(cfg=cfg, trial=trial, xs=xs, work=work, run=run, should_stop=deadline_check(xs))
+            times = TimeLedger()
+            times.add("start", startup_seconds(entered, xs) + time.time() - entered)
+            reporter = cls(cfg=cfg, trial=trial, xs=xs, work=work, run=run, deadline_passed=deadline_check(xs), times=times)
+            yield reporter
         finally:
+            if reporter is not None and reporter._reports is not None:
+                reporter._reports.drain()  # the epochs done are reported, even when the trial failed
             shutil.rmtree(work, ignore_errors=True)
 
     @property
     def last_epoch(self) -> int:
         return self.cfg.total_epochs - 1
+
+    def should_stop(self) -> bool:
+        """Asked by the trial before every batch: its deadline passed, or Tune stopped it (at a report
+        made in the background, or by ending the trial's session); a failed report raises here."""
+        if self._reports is not None and self._reports.error is not None:
+            raise self._reports.error
+        if self.stopped_by_tune():
+            return True
+        return self.deadline_passed is not None and self.deadline_passed()
+
+    def stopped_by_tune(self) -> bool:
+        return (self._reports is not None and self._reports.stopped.is_set()) or _session_stopping()
+
+    def end_if_stopped_by_tune(self) -> None:
+        """Where a trainable stops early: if Tune ended the trial (a scheduler's decision, the phase's end),
+        end its thread as Tune's own report does, with ``SystemExit(0)``. Returning would make one more
+        report (Tune's "done"), which would wait for a driver that no longer asks, and keep the worker
+        from its next trial."""
+        if self.stopped_by_tune():
+            raise SystemExit(0)
 
     @property
     def run_id(self) -> str:
@@ -189,29 +246,45 @@ class TrialReporter:
     def replay(self, history: list[dict[str, Any]]) -> None:
         """Epochs done before a retry or a resume: MLflow gets each exactly once."""
         if self.run is not None and history:
-            self.run.log_epochs(history)
+            with self.times.part("report"):
+                self.run.log_epochs(history)
 
-    def epoch(self, metrics: dict[str, Any], ckpt: Path | None) -> None:
-        """One epoch: to MLflow, then to Tune with its checkpoint (the last epoch is held for ``final``)."""
+    def epoch(self, metrics: dict[str, Any], ckpt: Any) -> None:
+        """One epoch: to the record (and MLflow), then to Tune with its checkpoint (a ``PendingCheckpoint``
+        or a path), from the background once the checkpoint is complete; the last epoch is held for ``final``."""
+        with self.times.part("report"):
+            if self.run is not None:
+                self.run.log_epochs([metrics])
+            if metrics["epoch"] == self.last_epoch:
+                self._held = {"metrics": metrics}  # reported by ``final``, with the final evaluation
+                return
+            if self._reports is None:
+                self._reports = EpochReports(self.work, self._send_epoch, self._after_epoch if self.xs.get("fault") else None)
+            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: self.run_id,
+                      **self.times.snapshot().to_flat()}
+            self._reports.put(report, ckpt)
+
+    def _send_epoch(self, report: dict[str, Any], folder: Path | None) -> None:
         from ray import tune
 
-        if self.run is not None:
-            self.run.log_epochs([metrics])
-        if metrics["epoch"] == self.last_epoch:
-            self._held = {"metrics": metrics}  # reported by ``final``, with the final evaluation
-            return
-        checkpoint = tune.Checkpoint.from_directory(str(_report_dir(self.work, ckpt))) if ckpt is not None else None
-        tune.report({**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: self.run_id},
-                    checkpoint=checkpoint)
-        if self.xs.get("fault"):
-            from study.testing.faults import maybe_inject_fault
+        checkpoint = tune.Checkpoint.from_directory(str(folder)) if folder is not None else None
+        tune.report({**report, RUN_ID_KEY: report.get(RUN_ID_KEY) or self.run_id}, checkpoint=checkpoint)
 
-            maybe_inject_fault(self.xs["fault"], metrics["epoch"])
+    def _after_epoch(self, report: dict[str, Any]) -> None:
+        from study.testing.faults import maybe_inject_fault
+
+        maybe_inject_fault(self.xs["fault"], report["epoch"])
 
     def final(self, result: ReportedResult) -> None:
         """Final metrics and artifacts to MLflow (closing the run FINISHED), and the last report to Tune (no checkpoint)."""
         from ray import tune
 
+        if self._reports is not None:  # the epochs' reports first, in order
+            self._reports.drain()
+            if self._reports.error is not None:
+                raise self._reports.error
+            self.end_if_stopped_by_tune()  # Tune ended the trial: nothing more goes to it
+        started = time.perf_counter()
         final = {
             "accuracy": result.accuracy,
             "accuracy_tta": result.accuracy_tta if result.accuracy_tta is not None else result.accuracy,
@@ -227,12 +300,29 @@ class TrialReporter:
         if self.run is not None:
             from study.tracking.artifacts import trial_artifacts
 
-            self.run.log_final({**final, "objective": result.objective}, trial_artifacts(result))
+            artifacts = trial_artifacts(result)
+            self.times.add("report", time.perf_counter() - started)
+            started = time.perf_counter()
+            times = self.times.snapshot().to_flat()
+            self.run.log_final({**final, **times, "objective": result.objective}, artifacts)
             self.run.end("FINISHED", "finished")
+        self.times.add("report", time.perf_counter() - started)
         last = self._held.get("metrics") or (result.history[-1] if result.history else {})
         tune.report(
             {**last, **final, "epoch": self.last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True,
-             RUN_ID_KEY: self.run_id,
+             RUN_ID_KEY: self.run_id, **self.times.snapshot().to_flat(),
              "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU(s) Ray gave this trial
              "device": str(getattr(result, "device", ""))},  # where it trained (cuda, cpu, mps)
         )
+
+
+def _session_stopping() -> bool:
+    """Whether Tune has asked this trial's session to end (its stop event, set by ``finish``); Tune
+    itself only looks at it inside a report, so a trial between reports would train on until then."""
+    try:
+        from ray.train._internal.session import get_session
+    except ImportError:
+        return False
+    session = get_session()
+    event = getattr(session, "stop_event", None)
+    return bool(event is not None and event.is_set())

@@ -6,10 +6,13 @@ Two fixes over the stock searcher:
   value, the last one reported), which makes TPE treat a 1-epoch accuracy as a finished result.
   Here a trial counts as COMPLETE only if its last report says it ran to the end
   (``xs_finished``); otherwise it is told PRUNED, and Optuna keeps its last intermediate value.
-* **No trial that cannot finish.** Before a suggestion is handed to Tune, its cost
-  (epochs × size², ``TrialConfig.cost``) is turned into seconds with the rate measured on the
-  trials finished so far; if it would not finish before the search deadline it is not started
-  (recorded in Optuna as FAIL with the reason in ``xs_skipped``) and the log says so.
+* **No trial that cannot finish.** Before a suggestion is handed to Tune (the book's recipes
+  too), its cost (epochs × size², ``TrialConfig.cost``) is turned into seconds with the rate
+  measured on the trials finished so far — before any has finished, on the epochs the running
+  ones reported (their start-up from their ``seconds_*`` parts, then seconds per unit of cost),
+  and before any report at all, a cold start's seconds (``study.analysis.planning.COLD_START_S``,
+  a lower bound); if it would not finish before the search deadline it is not started (recorded
+  in Optuna as FAIL with the reason in ``xs_skipped``) and the log says so.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class StudySearch(OptunaSearch):
         self.deadline = deadline
         self.say = say or log.info
         self.seconds_per_cost: list[float] = []
+        self.running_reports: dict[str, dict[str, float]] = {}  # trial id -> its last epoch report (running trials)
         self.min_cost: float | None = None  # cheapest configuration seen so far (cost units)
         self.skipped = 0
         self._consecutive_skips = 0
@@ -91,30 +95,67 @@ class StudySearch(OptunaSearch):
         return self._ot_study
 
     # -- budget -------------------------------------------------------------------------------
-    def predicted_seconds(self, cost: float) -> float | None:
-        if not self.seconds_per_cost:
-            return None
-        return statistics.median(self.seconds_per_cost) * cost
+    def predicted_seconds(self, cost: float, device: str = "cpu") -> float:
+        """A trial's seconds: from the finished trials' rate; before any finished, from the running ones'
+        reports; before any report, a cold start's (a lower bound: a trial takes at least that)."""
+        from study.analysis.planning import cold_start_seconds
+
+        if self.seconds_per_cost:
+            return statistics.median(self.seconds_per_cost) * cost
+        running = self._running_rate()
+        if running is not None:
+            startup, rate = running
+            return startup + rate * cost
+        return cold_start_seconds(device)
+
+    def _running_rate(self) -> tuple[float, float] | None:
+        """(start-up seconds, seconds per unit of cost) from the running trials' epoch reports (medians)."""
+        from trainable.timing import TrialTimes
+
+        startups, rates = [], []
+        for r in self._reports().values():
+            times = TrialTimes.from_flat(r)
+            done = (r["epoch"] + 1) * (r["size"] / 128) ** 2  # the cost of the epochs reported (at the last one's size)
+            if times is None or done <= 0:
+                continue
+            startup = times.start + times.data + times.model + times.warmup
+            startups.append(startup)
+            rates.append(max(times.total - startup, 0.0) / done)
+        return (statistics.median(startups), statistics.median(rates)) if rates else None
+
+    def _reports(self) -> dict[str, dict[str, float]]:
+        """``running_reports`` (also of a searcher pickled by an older version, which had none)."""
+        return self.__dict__.setdefault("running_reports", {})
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        super().on_trial_result(trial_id, result)
+        keep = {k: v for k, v in result.items() if k in ("epoch", "size") or k.startswith("seconds_")}
+        if isinstance(keep.get("epoch"), int) and isinstance(keep.get("size"), (int, float)) and not result.get(FINISHED_KEY):
+            self._reports()[trial_id] = keep
 
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]  # Searcher.FINISHED is a str
         config = super().suggest(trial_id)
-        if isinstance(config, dict) and (label := self._seed_label(trial_id)) is not None:
+        label = self._seed_label(trial_id) if isinstance(config, dict) else None
+        if isinstance(config, dict) and label is not None:
             config[SEED_KEY] = label  # one of the book's recipes (an enqueued point)
-            return config
         if not isinstance(config, dict) or self.deadline is None or "trial" not in config:
             return config
         from trainable.config import TrialConfig
 
-        cost = TrialConfig.from_dict(config["trial"]).cost()
+        cfg = TrialConfig.from_dict(config["trial"])
+        cost = cfg.cost()
         self.min_cost = cost if self.min_cost is None else min(self.min_cost, cost)
-        predicted = self.predicted_seconds(cost)
+        predicted = self.predicted_seconds(cost, cfg.device)
         deadline = self.deadline.time() if isinstance(self.deadline, Deadline) else self.deadline
         left = deadline - time.time()
-        if predicted is None or predicted <= left:
+        if predicted <= left:
             self._consecutive_skips = 0
             return config
         self._skip(trial_id, f"predicted {predicted:.0f} s > {max(left, 0):.0f} s left in the search budget")
-        cheapest = min(self.seconds_per_cost) * self.min_cost if self.min_cost else 0.0
+        if self.seconds_per_cost:
+            cheapest = min(self.seconds_per_cost) * (self.min_cost or 0.0)
+        else:
+            cheapest = self.predicted_seconds(self.min_cost or 0.0, cfg.device)
         if self._consecutive_skips >= self.MAX_CONSECUTIVE_SKIPS or left <= cheapest:
             self.say("search: no trial fits in the time left; no new trials")
             return Searcher.FINISHED
@@ -169,6 +210,7 @@ class StudySearch(OptunaSearch):
 
     # -- truthful completion --------------------------------------------------------------------
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self._reports().pop(trial_id, None)
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
         if result and not error and result.get(FINISHED_KEY):

@@ -195,6 +195,22 @@ def test_timeline_packs_slots_and_draws_deadlines() -> None:
     assert 0 < (info.busy or 0) <= 1
 
 
+def test_timeline_splits_each_bar_into_training_and_the_rest_and_gives_the_share() -> None:
+    from dataclasses import replace
+
+    from trainable.timing import TrialTimes
+
+    a = replace(trial("train_trial_a", 0.6, start=0, duration=20), times=TrialTimes(start=2, data=1, train=12, eval=3))
+    b = replace(trial("train_trial_b", 0.7, start=5, duration=20), times=TrialTimes(train=15, final=2))
+    c = trial("train_trial_c", 0.5, start=30, duration=10)  # recorded no times: its bar is not split
+    info = timeline_info(tables([a, b, c], budget_s=50.0))
+    bars = {x.name: x for x in info.bars}
+    assert (bars["train_trial_a"].train_s, bars["train_trial_a"].before_train_s) == (12, 3)
+    assert bars["train_trial_b"].train_s == 15 and bars["train_trial_c"].train_s is None
+    assert info.slots == 2 and info.wall_s == pytest.approx(50.0)
+    assert info.training == pytest.approx(27 / (2 * 50.0))
+
+
 def test_timeline_draws_each_phase_deadline_with_an_ablation_share() -> None:
     search = [trial("train_trial_a", 0.6, start=0), trial("train_trial_b", 0.7, start=5)]
     info = timeline_info(tables(search, summary={}, budget_s=600.0, confirm_share=0.3, ablation_share=0.3))

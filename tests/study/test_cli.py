@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -122,3 +123,17 @@ def test_the_driver_imports_no_ray_before_it_chooses_rays_auth_mode() -> None:
             "print('RAY', 'ray' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "RAY False" in r.stdout, r.stdout + r.stderr
+
+
+def test_study_trial_says_where_the_time_went_and_records_it(tmp_path, small_data, capsys):
+    out = tmp_path / "out"
+    code = main(["trial", "--preset", "tiny", "--data", str(small_data), "--set", "threads=1", "--set", "epochs=1",
+                 "--set", f"data_dir={tmp_path / 'cache'}", "--out", str(out), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    result = json.loads((out / "result.json").read_text())
+    from trainable.timing import PARTS
+
+    assert set(result["times"]) == set(PARTS) and result["times"]["train"] > 0
+    line = next(x for x in printed.splitlines() if x.startswith("time: "))
+    assert "train " in line and line.endswith(f"{result['wall_seconds']:.1f} s in all")

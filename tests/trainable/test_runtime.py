@@ -21,7 +21,7 @@ def test_auto_on_cpu_is_fp32_nchw_fused_and_host_data() -> None:
 
 def test_every_switch_can_be_forced() -> None:
     on = Runtime.from_config(TrialConfig(device="cpu", bf16="on", channels_last="on", fused_adamw="off",
-                                         cudnn_benchmark="on", compile=True, data_on_device="on"))
+                                         cudnn_benchmark="on", compile="on", data_on_device="on"))
     assert (on.bf16, on.channels_last, on.fused_adamw, on.cudnn_benchmark, on.compile) == (True, True, False, True, True)
     assert on.data_on_device == "on"
     with pytest.raises(ConfigError, match="fused_adamw must be one of"):

@@ -42,7 +42,7 @@ def test_everything_on_resumes_to_the_same_result(data, tmp_path):
     assert full.norm_mean is not None and all(0.1 < v < 0.45 for v in full.norm_mean)  # the dark background
 
     def stop_after_second(m, ckpt):
-        assert ckpt is not None and ckpt.exists()
+        assert ckpt is not None and ckpt.wait().exists()  # written in the background, complete once waited for
         if m["epoch"] == 1:
             raise Interrupt
 
@@ -162,11 +162,15 @@ def test_a_split_with_nothing_to_train_on_is_an_error_before_any_work(tmp_path):
 
 
 def test_checkpoints_hold_what_resume_reads_and_no_rng_or_norm(data, tmp_path):
-    from trainable.checkpoint import latest_checkpoint, load_checkpoint
+    """Every epoch's checkpoint but the last holds the optimizer's state; the last, nothing left to
+    train, holds the weights alone. Each carries the trial's time so far."""
+    from trainable.checkpoint import load_checkpoint
 
-    run_trial(_cfg(data, epochs=1, normalize="dataset"), checkpoint_dir=tmp_path)
-    state = load_checkpoint(latest_checkpoint(tmp_path))
-    assert set(state) == {"config", "epoch", "model", "optimizer", "history", "train_seconds"}
+    run_trial(_cfg(data, epochs=2, normalize="dataset"), checkpoint_dir=tmp_path)
+    first, last = (load_checkpoint(tmp_path / f"epoch-{e:05d}.pt") for e in (0, 1))
+    assert set(first) == {"config", "epoch", "model", "optimizer", "history", "train_seconds", "times"}
+    assert set(last) == set(first) - {"optimizer"}
+    assert first["times"]["train"] > 0 and last["times"]["train"] > first["times"]["train"]
 
 
 def test_images_held_on_the_device_train_exactly_like_the_host_loader(data):
@@ -175,3 +179,24 @@ def test_images_held_on_the_device_train_exactly_like_the_host_loader(data):
     host, held = run_trial(cfg.replace(data_on_device="off")), run_trial(cfg.replace(data_on_device="on"))
     assert _same_metrics(host.history, held.history)
     assert (host.accuracy, host.accuracy_tta, host.confusion) == (held.accuracy, held.accuracy_tta, held.confusion)
+
+
+def test_a_second_trial_in_the_same_process_uploads_nothing(data, monkeypatch):
+    """A reused worker keeps the images it uploaded (per data set and presize): the next trial on them reuses them."""
+    import trainable.data.resident as resident
+
+    built: list[str] = []
+
+    class Counting(resident.ResidentImages):
+        def __init__(self, *args, **kw) -> None:  # made once per upload
+            super().__init__(*args, **kw)
+            built.append(self.folder)
+
+    monkeypatch.setattr(resident, "ResidentImages", Counting)
+    monkeypatch.setattr(resident, "_RESIDENT", type(resident._RESIDENT)())  # this test's own process-wide cache
+    cfg = _cfg(data, epochs=1, data_on_device="on")
+    first = run_trial(cfg)
+    second = run_trial(cfg.replace(seed=1, lr=1e-3))  # another trial, the same data at the same presize
+    assert len(built) == 1 and first.history[0]["train_loss"] != second.history[0]["train_loss"]
+    run_trial(cfg.replace(presize=40))  # another presize: another set, uploaded once, the first one kept
+    assert len(built) == 2 and len(resident.held_sets()) == 2

@@ -52,6 +52,8 @@ CACHE_VERSION = 1  # bump when the decoding or the layout changes
 SPLITS = ("train", "valid")
 _IN_PROCESS_BELOW = 256  # images; fewer are decoded without starting worker processes
 _SPACE_MARGIN = 64 << 20  # bytes kept free beyond the cache's own size
+# cache folder -> (split, max_images) -> per-channel (mean, std): filled by channel_stats, once per process
+_STATS: dict[str, dict[tuple[str, int], tuple[tuple[float, float, float], tuple[float, float, float]]]] = {}
 
 
 class DecodedCache:
@@ -88,7 +90,8 @@ class DecodedCache:
             self._labels[split] = index["labels"][sel]
             self._source_pos[split] = index["source_pos"][sel]
             self._paths[split] = index["paths"][sel]
-        self._stats: dict[tuple[str, int], tuple[tuple[float, float, float], tuple[float, float, float]]] = {}
+        # shared by every DecodedCache of this folder in the process: a reused worker's next trial computes nothing
+        self._stats = _STATS.setdefault(str(self.folder.resolve()), {})
 
     def __repr__(self) -> str:
         return (

@@ -10,10 +10,18 @@ The epoch's random choices are :func:`trainable.data.loader.plan_epoch`'s, drawn
 on the host (a permutation and two integers per image, a few milliseconds) and uploaded once per
 epoch, so both paths serve byte-identical batches: the Determinism contract of ARCHITECTURE.md
 holds whichever path a trial takes.
+
+A worker process that runs trial after trial (Ray Tune reuses its actors) keeps what it uploaded:
+the sets are kept per (decoded cache, device) — a cache is one data set at one presize — and the
+least recently used ones are let go when a new set would pass the memory cap (by default half of
+what the device has free plus what the kept sets take). The next trial on the same data and
+presize uploads nothing. Nothing is uploaded before a trial asks.
 """
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -23,11 +31,12 @@ import torch
 from trainable.data.cache import SPLITS, DecodedCache
 from trainable.data.loader import plan_epoch
 
-__all__ = ["ResidentImages", "fits_on_device", "iter_resident_batches", "resident_images"]
+__all__ = ["ResidentImages", "evictions", "fits_on_device", "held_sets", "iter_resident_batches", "resident_images"]
 
 _UPLOAD_CHUNK = 256 << 20  # bytes per host-to-device copy while uploading
 _FREE_SHARE = 0.5  # the images may take at most this share of the device's free memory
-_RESIDENT: dict[tuple[str, str], ResidentImages] = {}  # at most one set per process (see resident_images)
+# (cache folder, device) -> the set on the device, least recently used first; filled by resident_images
+_RESIDENT: OrderedDict[tuple[str, str], ResidentImages] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -47,26 +56,67 @@ class ResidentImages:
 
 
 def fits_on_device(cache: DecodedCache, device: torch.device | str) -> bool:
-    """Whether ``cache``'s pixels fit in half the device's free memory (CPU memory always counts as fitting)."""
+    """Whether ``cache``'s pixels are on the device already or fit in half its free memory, the sets this
+    process keeps there counted as free (CPU memory always counts as fitting)."""
     device = torch.device(device)
     if device.type != "cuda":
         return True
-    free, _total = torch.cuda.mem_get_info(device)
-    return int(cache.pixels.nbytes) <= _FREE_SHARE * free
+    if (str(cache.folder.resolve()), str(device)) in _RESIDENT:
+        return True
+    held = sum(n for k, n in held_sets() if k[1] == str(device))
+    return int(cache.pixels.nbytes) <= _default_cap(device, held)
 
 
-def resident_images(cache: DecodedCache, device: torch.device | str) -> ResidentImages:
-    """``cache``'s pixels on ``device``, uploaded on the first call of the process and reused after.
+def evictions(held: Sequence[tuple[tuple[str, str], int]], need: int, cap: int) -> list[tuple[str, str]]:
+    """The kept sets to let go, least recently used first, so that ``need`` more bytes stay within ``cap``.
 
-    A process keeps one set: asking for another cache (a trial at another presize in a reused
-    worker) frees the previous one first.
+    ``held``: (key, bytes) of the sets kept on one device, least recently used first. All of them
+    when even that is not enough (the new set is then the only one kept).
+    """
+    total = sum(n for _, n in held)
+    out = []
+    for key, n in held:
+        if total + need <= cap:
+            break
+        out.append(key)
+        total -= n
+    return out
+
+
+def held_sets() -> list[tuple[tuple[str, str], int]]:
+    """(cache folder, device) and bytes of every set this process keeps, least recently used first."""
+    return [(k, v.nbytes) for k, v in _RESIDENT.items()]
+
+
+def _default_cap(device: torch.device, held: int) -> int:
+    """Half of what the device has free, counting what the kept sets take as free (they can be let go)."""
+    if device.type == "cuda":
+        free = int(torch.cuda.mem_get_info(device)[0])
+    else:
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    return int(_FREE_SHARE * (free + held))
+
+
+def resident_images(cache: DecodedCache, device: torch.device | str, *, cap_bytes: int | None = None) -> ResidentImages:
+    """``cache``'s pixels on ``device``, uploaded on the process's first request and reused after.
+
+    Sets of other caches stay too (a reused worker's next trial at another presize or on another
+    data set), as long as all of them fit ``cap_bytes`` on the device (default: half of its free
+    memory, the kept sets counted as free); past it the least recently used are let go first.
     """
     device = torch.device(device)
     key = (str(cache.folder.resolve()), str(device))
     found = _RESIDENT.get(key)
     if found is not None:
+        _RESIDENT.move_to_end(key)
         return found
-    _RESIDENT.clear()
+    on_device = [(k, n) for k, n in held_sets() if k[1] == key[1]]
+    cap = cap_bytes if cap_bytes is not None else _default_cap(device, sum(n for _, n in on_device))
+    let_go = evictions(on_device, int(cache.pixels.nbytes), cap)
+    for old in let_go:
+        del _RESIDENT[old]
+    if let_go and device.type == "cuda":
+        torch.cuda.empty_cache()  # what the let-go sets held goes back before the upload asks for more
     flat = cache.pixels
     pixels = torch.empty(int(flat.size), dtype=torch.uint8, device=device)
     for start in range(0, int(flat.size), _UPLOAD_CHUNK):

@@ -95,3 +95,30 @@ def test_the_study_storage_is_opened_once_per_database_file(tmp_path):
     assert again is not first
     optuna.create_study(study_name="a", storage=again)  # a fresh file: the name is free again
     assert [s.study_name for s in optuna.get_all_study_summaries(again)] == ["a"]
+
+
+def test_before_any_trial_finished_a_cold_start_still_has_to_fit():
+    """The 40-s study on the H200 started two trials (book recipes) with 6 s left: none trained."""
+    from study.analysis.planning import COLD_START_S
+
+    said: list[str] = []
+    s = _searcher(deadline=time.time() + COLD_START_S["cpu"] - 2, say=said.append,
+                  points_to_evaluate=[{"lr": 0.005, "mixup": False}], seed_labels=["baseline"])
+    assert s.suggest("a") == Searcher.FINISHED  # not even the book's baseline: it could not start up in time
+    assert any(f"predicted {COLD_START_S['cpu']:.0f} s > " in line for line in said), said
+    s.deadline = time.time() + 60
+    assert isinstance(s.suggest("b"), dict)  # a cold start fits in a minute
+
+
+def test_before_any_trial_finished_the_running_trials_epochs_give_the_rate():
+    said: list[str] = []
+    s = _searcher(deadline=time.time() + 1000, say=said.append)
+    s.suggest("a")
+    # a's first epoch at 32 px (cost 1/16 of an epoch at 128 px): 4 s of start-up, then 2 s for the epoch
+    s.on_trial_result("a", {OBJECTIVE_KEY: 0.2, "training_iteration": 1, FINISHED_KEY: False, "epoch": 0, "size": 32,
+                            "seconds_start": 3.0, "seconds_model": 1.0, "seconds_train": 1.5, "seconds_eval": 0.5})
+    assert s.predicted_seconds(0.125) == pytest.approx(4.0 + 2.0 / (1 / 16) * 0.125)  # tiny: 2 epochs at 32 px
+    s.deadline = time.time() + 6
+    assert s.suggest("b") == Searcher.FINISHED and any("predicted 8 s > " in line for line in said), said
+    s.on_trial_complete("a", {OBJECTIVE_KEY: 0.5, FINISHED_KEY: True, "time_total_s": 10.0, "cost": 0.125})
+    assert s.running_reports == {} and s.predicted_seconds(0.125) == pytest.approx(10.0)  # finished trials decide now

@@ -310,3 +310,17 @@ def test_bad_files_are_reported_by_path_with_a_count(make_folder, tmp_path: Path
     assert "skipped 2 unreadable image(s)" in text and "train/a/img1.png" in text and "train/a/img2.png" in text
     assert "ignored 1 file(s) or folder(s)" in text and "val/a/readme.txt" in text
     assert len(cache.meta["corrupt"]) == 2 and cache.meta["skipped"] == ["val/a/readme.txt"]
+
+
+def test_channel_stats_are_computed_once_per_cache_folder_in_a_process(small_embedded: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reused worker's next trial with normalize=dataset reads no image for the statistics again."""
+    cache = build_cache(scan_folder(small_embedded), 32, tmp_path, progress=False)
+    first = cache.channel_stats()
+    again = DecodedCache(cache.folder)  # the next trial opens the cache anew
+
+    def no_reading(*args: object) -> None:
+        raise AssertionError("the statistics were computed again")
+
+    monkeypatch.setattr(again, "image", no_reading)
+    assert again.channel_stats() == first

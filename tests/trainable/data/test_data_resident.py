@@ -9,7 +9,7 @@ import torch
 
 from trainable.data import DecodedCache, build_cache, iter_batches, scan_folder
 from trainable.data.batches import open_batches
-from trainable.data.resident import iter_resident_batches, resident_images
+from trainable.data.resident import evictions, held_sets, iter_resident_batches, resident_images
 
 P = 32
 
@@ -45,15 +45,31 @@ def test_another_seed_gives_other_batches(cache: DecodedCache) -> None:
     assert not torch.equal(a[0], b[0])
 
 
-def test_one_upload_per_process_and_one_set_kept(cache: DecodedCache, small_embedded: Path,
-                                                  tmp_path: Path) -> None:
+def test_one_upload_per_cache_and_device_kept_while_the_cap_allows(cache: DecodedCache, small_embedded: Path,
+                                                                     tmp_path: Path) -> None:
     first = resident_images(cache, "cpu")
     assert resident_images(cache, "cpu") is first  # reused, not uploaded again
     assert first.nbytes == cache.pixels.nbytes
-    other = build_cache(scan_folder(small_embedded), P + 8, tmp_path, progress=False)
-    second = resident_images(other, "cpu")
+    other = build_cache(scan_folder(small_embedded), P + 8, tmp_path, progress=False)  # the same data at another presize
+    third = build_cache(scan_folder(small_embedded), P + 16, tmp_path, progress=False)
+    both = first.nbytes + third.pixels.nbytes  # room for two of the three sets
+    second = resident_images(other, "cpu", cap_bytes=both)
     assert second is not first and second.nbytes == other.pixels.nbytes
-    assert resident_images(cache, "cpu") is not first  # the earlier set was let go, so it is uploaded anew
+    assert resident_images(cache, "cpu", cap_bytes=both) is first  # both fit the cap: the first set was kept
+    resident_images(third, "cpu", cap_bytes=both)  # past the cap: the least recently used (`other`) goes
+    kept = {k[0] for k, _ in held_sets()}
+    assert str(cache.folder.resolve()) in kept and str(third.folder.resolve()) in kept
+    assert str(other.folder.resolve()) not in kept
+    assert resident_images(other, "cpu", cap_bytes=both) is not second  # let go, so uploaded anew
+
+
+def test_evictions_let_go_the_least_recently_used_until_the_new_set_fits() -> None:
+    held = [(("a", "cuda:0"), 4), (("b", "cuda:0"), 3), (("c", "cuda:0"), 2)]  # least recently used first
+    assert evictions(held, need=1, cap=10) == []
+    assert evictions(held, need=2, cap=10) == [("a", "cuda:0")]
+    assert evictions(held, need=6, cap=10) == [("a", "cuda:0"), ("b", "cuda:0")]
+    assert evictions(held, need=20, cap=10) == [k for k, _ in held]  # too big for the cap: it alone is kept
+    assert evictions([], need=5, cap=1) == []
 
 
 def test_open_batches_follows_data_on_device(cache: DecodedCache) -> None:
