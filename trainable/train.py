@@ -54,7 +54,7 @@ EpochCallback = Callable[[dict[str, Any], "PendingCheckpoint | None"], None]
 
 # Config keys that may differ between a run and its resumption (they do not change the result).
 _RUNTIME_KEYS = {"data_dir", "checkpoint_keep", "threads", "compile", "compile_cache", "fused_adamw", "cudnn_benchmark",
-                 "data_on_device"}
+                 "data_on_device", "eval_every"}
 
 
 @dataclass
@@ -251,23 +251,25 @@ def fit(
         sizes_seen.add(plan.size)
         times.add("warmup", warmup)
         times.add("train", train["seconds"] - warmup)
-        with times.part("eval"):
-            valid = plain_pass(trial.forward, trial.data, plan.size, cfg, rt, should_stop=should_stop)
+        last = plan.epoch == trial.plans[-1].epoch
+        valid = None
+        if last or (cfg.eval_every > 0 and (plan.epoch + 1) % cfg.eval_every == 0):  # validation is work: when asked
+            with times.part("eval"):
+                valid = plain_pass(trial.forward, trial.data, plan.size, cfg, rt, should_stop=should_stop)
         if rt.compile and warmup_at_size:
             with times.part("warmup"):  # this size's graphs (train and eval) for the processes after this one
                 save_compiled(trial, plan.size)
-        last = plan.epoch == trial.plans[-1].epoch
         state.last_pass = valid if last else None  # the final evaluation's plain pass: not run twice
         state.train_seconds += train["seconds"]
         metrics = {
             "epoch": plan.epoch,
             "size": plan.size,
             "train_loss": train["train_loss"],
-            **valid.metrics(),
+            **(valid.metrics() if valid is not None else {}),  # no accuracy for an epoch not validated
             "lr": train["lr"],
             "epoch_seconds": train["seconds"],
             "images_per_s": train["images"] / max(train["seconds"], 1e-9),
-            "eval_seconds": valid.seconds,
+            "eval_seconds": valid.seconds if valid is not None else 0.0,
         }
         state.history.append(metrics)
         ckpt = None

@@ -37,10 +37,11 @@ class EpochTable:
             print("  ".join(name.ljust(w) for name, w, _ in _COLUMNS), file=self.out, flush=True)
             self._header = True
         values = [
-            m["epoch"], m["size"], m["train_loss"], m["valid_loss"], m["accuracy"], m["top5"],
+            m["epoch"], m["size"], m["train_loss"], m.get("valid_loss"), m.get("accuracy"), m.get("top5"),
             m["lr"], m["images_per_s"], _clock(m["epoch_seconds"]),
         ]
-        cells = [fmt.format(v).ljust(w) for (_, w, fmt), v in zip(_COLUMNS, values)]
+        # an epoch without a validation pass (eval_every) shows "-" where the pass would be
+        cells = [("-" if v is None else fmt.format(v)).ljust(w) for (_, w, fmt), v in zip(_COLUMNS, values)]
         print("  ".join(cells), file=self.out, flush=True)
 
 

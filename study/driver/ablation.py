@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from study.analysis.outcomes import AblationOutcome
+from study.driver.design import final_only
 from study.driver.tuner import Runtime, can_restore, fit_phase, grid_tuner
 from study.tune.clock import Deadline
 from study.tune.journal import read_outcomes
@@ -57,7 +58,8 @@ def run_ablation(spec: StudySpec, rt: Runtime, done: Outcomes) -> AblationOutcom
     if not plan.planned:
         return _report(plan, spec.level, 0, {})
     jobs: list[dict[str, Any]] = [
-        {"label": f"without {v.technique}", "trial": {**v.config(plan.winner), "seed": seed}, "ablates": v.technique,
+        {"label": f"without {v.technique}", "trial": {**v.config(plan.winner), "seed": seed, "eval_every": final_only(spec)},
+         "ablates": v.technique,
          "confirms": plan.label}
         for v in plan.planned for seed in plan.seeds
     ]

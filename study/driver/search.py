@@ -83,6 +83,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     from study.tune.optuna_store import optuna_url
     from study.tune.searcher import new_search
 
+    spec = _validated_when_judged(spec)
     base = to_trial_config(spec, {})
     deadline = Deadline(rt.clock, spec.budget.phase_end_s("search"))
     url = optuna_url(rt.study_dir)
@@ -115,6 +116,18 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     else:
         fit_phase(rt, "search", build, param_space)
     return _outcome(spec, rt, url, base.to_dict(), points[0][1] if points else {}, metrics)
+
+
+def _validated_when_judged(spec: StudySpec) -> StudySpec:
+    """The search's trials validated at ASHA's rungs (every ``grace_period`` epochs) and after their last
+    epoch — where a score is read — unless the study file's [base] sets ``eval_every``; every epoch
+    without early stopping by epoch (the learning curves: the passes are the price)."""
+    from dataclasses import replace
+
+    es = spec.early_stopping
+    if "eval_every" in spec.base or es.scheduler != "asha" or es.time_attr != "epoch":
+        return spec
+    return replace(spec, base={**spec.base, "eval_every": max(1, es.grace_period)})
 
 
 def _scheduler(spec: StudySpec, base_epochs: int, multi: bool, say: Callable[[str], None]) -> Any:

@@ -15,7 +15,8 @@ def epochs_csv(history: list[dict[str, Any]]) -> str:
     if not history:
         return ""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[0]))
+    # every key any epoch has, in first-seen order: an epoch without a validation pass (eval_every) has fewer
+    writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for row in history for k in row)))
     writer.writeheader()
     writer.writerows(history)
     return buf.getvalue()

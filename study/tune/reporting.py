@@ -260,7 +260,8 @@ class TrialReporter:
                 return
             if self._reports is None:
                 self._reports = EpochReports(self.work, self._send_epoch, self._after_epoch if self.xs.get("fault") else None)
-            report = {**metrics, OBJECTIVE_KEY: metrics["accuracy"], FINISHED_KEY: False, RUN_ID_KEY: self.run_id,
+            score = {OBJECTIVE_KEY: metrics["accuracy"]} if "accuracy" in metrics else {}  # an epoch not validated has none
+            report = {**metrics, **score, FINISHED_KEY: False, RUN_ID_KEY: self.run_id,
                       **self.times.snapshot().to_flat()}
             self._reports.put(report, ckpt)
 

@@ -44,7 +44,10 @@ def _check_records(uri: str, summary: dict, name: str) -> None:
     for r in trials + confirmations:
         assert r.data.params["model"] == "xresnet18"
         assert "lr" in r.data.params and "mixup_alpha" in r.data.params
-        steps = [m.step for m in client.get_metric_history(r.info.run_id, "accuracy")]
+        # every epoch has its training loss; the confirmation's runs are validated after their last epoch only
+        steps = [m.step for m in client.get_metric_history(r.info.run_id, "train_loss")]
+        validated = [m.step for m in client.get_metric_history(r.info.run_id, "accuracy")]
+        assert validated == (steps[-1:] if r in confirmations else steps), (r.info.run_name, validated, steps)
         assert steps == sorted(set(steps)), f"duplicate or unordered epoch steps {steps}"
         assert steps == list(range(len(steps))), f"missing epoch steps {steps}"
         outcome = r.data.tags.get(TAG_OUTCOME)

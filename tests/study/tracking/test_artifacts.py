@@ -46,3 +46,10 @@ def test_epochs_csv_has_a_header_and_one_row_per_epoch():
     text = epochs_csv([{"epoch": 0, "accuracy": 0.5}, {"epoch": 1, "accuracy": 0.6}])
     assert text.splitlines() == ["epoch,accuracy", "0,0.5", "1,0.6"]
     assert epochs_csv([]) == ""
+
+
+def test_the_epochs_table_has_every_column_when_some_epochs_were_not_validated() -> None:
+    from study.tracking.artifacts import epochs_csv
+
+    text = epochs_csv([{"epoch": 0, "train_loss": 2.0}, {"epoch": 1, "train_loss": 1.5, "accuracy": 0.6}])
+    assert text.splitlines() == ["epoch,train_loss,accuracy", "0,2.0,", "1,1.5,0.6"]
