@@ -132,6 +132,10 @@ class TrialRun:
             self._write({"event": "params", "params": new})
         self._send(self._send_params)
 
+    def log_attempt(self, where: dict[str, Any]) -> None:
+        """Record where this attempt of the trial runs (its node) and the epoch it starts from; not sent to MLflow."""
+        self._write({"event": "attempt", **where})
+
     def log_epochs(self, history: Iterable[dict[str, Any]]) -> None:
         """Record and log every epoch of ``history`` not logged yet (step = epoch)."""
         state = self.record.state

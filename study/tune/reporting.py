@@ -118,6 +118,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _where() -> dict[str, Any]:
+    """The Ray node this process runs on (its id, address, host name) and its pid."""
+    import socket
+
+    import ray
+
+    ctx = ray.get_runtime_context()
+    return {"node_id": ctx.get_node_id(), "node_ip": ray.util.get_node_ip_address(), "host": socket.gethostname(),
+            "pid": os.getpid()}
+
+
 def _open_run(xs: dict[str, Any], job: dict[str, Any], cfg: TrialConfig, searched: dict[str, Any],
               ctx: Any) -> TrialRun | None:
     """The trial's ``TrialRun`` with its params logged; None without MLflow and without a study folder."""
@@ -186,8 +197,16 @@ class TrialReporter:
         return self.run.run_id if self.run is not None else ""
 
     def replay(self, history: list[dict[str, Any]]) -> None:
-        """Epochs done before a retry or a resume: MLflow gets each exactly once."""
-        if self.run is not None and history:
+        """Called once by every attempt, first, with the epochs its checkpoint holds (none on a first attempt).
+
+        The record notes where this attempt runs and from which epoch (a trial that failed over to
+        another node says so at the end of the study: ``study.analysis.failover``); epochs done
+        before a retry or a resume go to MLflow, each exactly once.
+        """
+        if self.run is None:
+            return
+        self.run.log_attempt({**_where(), "from_epoch": len(history)})
+        if history:
             self.run.log_epochs(history)
 
     def epoch(self, metrics: dict[str, Any], ckpt: Path | None) -> None:
