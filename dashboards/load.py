@@ -175,6 +175,7 @@ def _trial(trial_id: str, phase: str, journal: dict[str, Any] | None, state: Any
         label=journal.get("label"),
         seed_recipe=str(seed_recipe) if seed_recipe else None,
         error=str(error) if error else None,
+        attempts=tuple(state.attempts) if state is not None else (),
     )
 
 

@@ -44,6 +44,7 @@ class Trial:
     label: str | None = None  # confirmation runs: the configuration they repeat ("baseline" or a trial name)
     seed_recipe: str | None = None  # search trials that ran one of the book's recipes: its name
     error: str | None = None
+    attempts: tuple[dict[str, Any], ...] = ()  # its record's attempts: node, epoch it resumed from, time (ms)
 
     @property
     def finished(self) -> bool:

@@ -3,7 +3,9 @@ coloured by how it ended, the phases' deadlines, and the trials not started beca
 not have fit — where the budget went, and how busy the slots were.
 
 Slots are the lanes the trials' own start and end times pack into (a trial takes the first lane
-free when it starts), so there are as many as trials ever ran at once.
+free when it starts), so there are as many as trials ever ran at once. On a cluster, a trial that
+failed over to another node (or restarted on its own) is marked where its new attempt began
+(``study.analysis.failover``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboards.tables import StudyTables
+from study.analysis.failover import NodeEvents, Restart, TrialAttempts, node_events
 
-__all__ = ["Bar", "TimelineInfo", "timeline_info"]
+__all__ = ["Bar", "RestartMark", "TimelineInfo", "timeline_info"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,15 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class RestartMark:
+    """Where on the timeline a trial's attempt continued an earlier one."""
+
+    restart: Restart
+    slot: int  # the trial's bar's slot
+    at_s: float  # s since the study started
+
+
+@dataclass(frozen=True)
 class TimelineInfo:
     bars: tuple[Bar, ...]
     slots: int
@@ -35,6 +47,8 @@ class TimelineInfo:
     not_started: int  # search suggestions the searcher did not start (would not have fit)
     confirm_note: str | None  # what the confirmation phase said about runs it did not start
     reason: str | None = None
+    restarts: tuple[RestartMark, ...] = ()  # failovers to another node and restarts on the same one
+    nodes: NodeEvents = NodeEvents()
 
 
 def timeline_info(tables: StudyTables) -> TimelineInfo:
@@ -75,4 +89,8 @@ def timeline_info(tables: StudyTables) -> TimelineInfo:
     if meta.spent_s is not None and meta.phase == "done":
         wall = max(wall, meta.spent_s)
     busy = sum(b.end_s - b.start_s for b in bars) / (len(lanes) * wall) if wall > 0 else None
-    return TimelineInfo(tuple(bars), len(lanes), tuple(deadlines), wall, busy, not_started, note)
+    nodes = node_events(TrialAttempts(t.name, t.phase, t.attempts, t.outcome, t.error) for t in tables.trials)
+    slot_of = {b.name: b.slot for b in bars}
+    marks = tuple(RestartMark(r, slot_of[r.trial], r.at_ms / 1000.0 - origin)
+                  for r in nodes.failovers + nodes.retries if r.trial in slot_of)
+    return TimelineInfo(tuple(bars), len(lanes), tuple(deadlines), wall, busy, not_started, note, restarts=marks, nodes=nodes)

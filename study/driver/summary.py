@@ -16,6 +16,8 @@ __all__ = ["print_summary", "summarize"]
 def summarize(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], ablation: dict[str, Any], study_dir: Path,
               uri: str | None, clock: BudgetClock) -> dict[str, Any]:
     """``summary.json``: the search's best and baseline, the confirmation's verdict, the ablation."""
+    from study.tune.node_events import read_node_events
+
     best = search.best
     base_cfg = search.base_config
     diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
@@ -37,6 +39,7 @@ def summarize(spec: StudySpec, search: SearchOutcome, confirm: dict[str, Any], a
         "level": spec.level,
         "tracking_uri": uri,
         "optuna_storage": search.optuna_url,
+        "nodes": read_node_events(study_dir).to_dict(),  # trials that failed over, restarted, or could not be placed
     }
     return out
 
@@ -67,6 +70,7 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: P
     elif conf and conf.get("note"):
         say("confirmation: " + conf["note"])
     _print_ablation(s.get("ablation") or {}, say)
+    _print_nodes(s.get("nodes") or {}, say)
     say("")
     if s["tracking_uri"]:
         root = Path(s["folder"]).parent
@@ -92,3 +96,11 @@ def _print_ablation(ab: dict[str, Any], say: Callable[[str], None]) -> None:
             say(f"    {r['technique']:<24} {r['contribution']:+.4f}  {mark}: {r['verdict']}")
     for skipped in ab.get("skipped") or []:
         say(f"    {skipped['technique']}: not ablated ({skipped['reason']})")
+
+
+def _print_nodes(nodes: dict[str, Any], say: Callable[[str], None]) -> None:
+    """On a cluster: the trials that failed over to another node (from which, resumed after which epoch), and those not placed."""
+    from study.analysis.failover import NodeEvents
+
+    for line in NodeEvents.from_dict(nodes).lines():
+        say("cluster: " + line if not line.startswith(" ") else line)
