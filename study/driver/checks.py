@@ -29,6 +29,13 @@ def check_options(opts: LaunchOptions) -> None:
         raise UsageError(f"--cpus-per-trial must be in (0, 1024], got {opts.cpus_per_trial}")
     if opts.gpus_per_trial is not None and not 0 <= opts.gpus_per_trial <= 64:
         raise UsageError(f"--gpus-per-trial must be in [0, 64], got {opts.gpus_per_trial}")
+    if opts.node_wait is not None:
+        from study.spec import parse_duration
+
+        try:
+            parse_duration(opts.node_wait)
+        except UsageError as e:
+            raise UsageError(f"--node-wait {opts.node_wait!r}: {e}") from None
     if opts.confirm_top is not None and opts.confirm_top < 0:
         raise UsageError(f"--confirm-top must be >= 0, got {opts.confirm_top}")
     if opts.confirm_seeds is not None and opts.confirm_seeds < 1:

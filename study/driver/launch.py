@@ -217,6 +217,7 @@ def _run(spec: StudySpec, opts: LaunchOptions, study_dir: Path, launch_id: str, 
                             "mlflow_from": "driver" if tracking and driver_sends(tracking.uri) else "trial",
                             "fault": fault_from_env(), "study_dir": str(study_dir.resolve())},
                     tracking_uri=uri, say=say, status_every_s=opts.status_every_s, trainable=trainable_from_env(TRAINABLE),
+                    node_wait_s=opts.node_wait_s(),
                 )
                 if phase in ("starting", "search"):
                     update_record(study_dir, phase="search")

@@ -117,7 +117,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
                 say("early stopping: ASHA needs a single objective; running without it")
             scheduler = FIFOScheduler()
         monitor = StudyMonitor(clock=rt.clock, deadline_at=deadline, budget_s=budget.time_s, tracking_uri=rt.tracking_uri,
-                               phase="search", status_every_s=rt.status_every_s, journal=rt.journal("search"))
+                               phase="search", status_every_s=rt.status_every_s, journal=rt.journal("search"), watch=rt.watch)
         return tune.Tuner(
             tune.with_resources(load_trainable(rt.trainable), rt.resources()),
             param_space=param_space,

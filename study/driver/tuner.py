@@ -10,11 +10,12 @@ ends at the study's deadline, not the first session's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from study.tune.clock import BudgetClock, Deadline
+from study.tune.placement import NODE_WAIT_S, NodeWatch
 
 if TYPE_CHECKING:
     from study.spec import StudySpec
@@ -39,6 +40,11 @@ class Runtime:
     say: Callable[[str], None]
     trainable: str  # "module:function" every trial runs
     status_every_s: float = 10.0
+    node_wait_s: float = NODE_WAIT_S  # s a phase waits for a node that can host a trial (a node lost for good)
+    watch: NodeWatch = field(init=False)  # one for the session's phases: a later phase does not wait again
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "watch", NodeWatch({"CPU": self.cpt, "GPU": self.gpt}, self.node_wait_s))
 
     def experiment(self, phase: str) -> Path:
         return (self.study_dir / "ray" / phase).resolve()
@@ -78,7 +84,7 @@ def run_config(rt: Runtime, phase: str, monitor: StudyMonitor, deadline: Deadlin
         storage_path=str(rt.experiment(phase).parent),
         failure_config=tune.FailureConfig(max_failures=max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        stop=BudgetStopper(deadline),
+        stop=BudgetStopper(deadline, monitor.watch),
         verbose=0,
         callbacks=[monitor],
     )
@@ -91,7 +97,7 @@ def grid_tuner(rt: Runtime, phase: str, param_space: dict[str, Any], end: Deadli
     from study.tune.monitor import StudyMonitor
 
     monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=budget_s, tracking_uri=rt.tracking_uri, phase=phase,
-                           status_every_s=rt.status_every_s, journal=rt.journal(phase))
+                           status_every_s=rt.status_every_s, journal=rt.journal(phase), watch=rt.watch)
     return tune.Tuner(
         tune.with_resources(load_trainable(rt.trainable), rt.resources()),
         param_space=param_space,
