@@ -1,15 +1,19 @@
-"""Helpers for study tests: study files and a real `mlflow server` on loopback."""
+"""Helpers for study tests: study files, a real `mlflow server` on loopback (``study.testing.servers``),
+real Ray nodes started with `ray start`."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+from study.testing.servers import MlflowServer, free_port
+
+__all__ = ["MlflowServer", "active_nodes", "free_port", "kill_node", "ray_is_up", "start_ray_head", "start_ray_worker",
+           "stop_ray_head", "write_study"]
 
 
 def write_study(folder: Path, data: Path, *, name: str = "t", extra: str = "", budget: str = "150s",
@@ -47,55 +51,6 @@ reduction_factor = 2
     path = folder / "study.toml"
     path.write_text(text)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MlflowServer:
-    """A real `mlflow server` on a free loopback port, in its own process group."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.uri = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60.0) -> None:
-        exe = str(Path(sys.executable).with_name("mlflow"))
-        self.proc = subprocess.Popen(
-            [exe, "server", "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
-             "--artifacts-destination", (self.folder / "artifacts").as_uri(),
-             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"mlflow server did not answer on {self.uri} within {timeout} s")
-
-    def stop(self, grace_s: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after ``grace_s`` (a server busy with clients can take that long to go).
-
-        ``start()`` again brings it back on the same port, with the same store and artifacts.
-        """
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.proc = None
 
 
 def start_ray_head(folder: Path, *, cpus: int = 2, gpus: int = 0, timeout: float = 90.0, ip: str | None = None,
