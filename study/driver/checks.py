@@ -93,7 +93,7 @@ def check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
 
 
 def check_space(spec: StudySpec, study_dir: Path, opts: LaunchOptions) -> None:
-    """Room for the running trials' checkpoints (Tune keeps one per trial and writes the next beside it).
+    """Room for the running trials' checkpoints (Tune keeps ``KEEP_CHECKPOINTS`` per trial and writes the next beside them).
 
     Checked before Ray starts, with this machine's resources (one trial at a time for a cluster).
     """
@@ -111,7 +111,9 @@ def check_space(spec: StudySpec, study_dir: Path, opts: LaunchOptions) -> None:
     searched = spec.param("model")
     if searched is not None and searched.choices:
         models |= set(searched.choices)
-    need = slots * 2 * max(checkpoint_bytes(m) for m in models) + 64 * 2**20
+    from study.driver.tuner import KEEP_CHECKPOINTS
+
+    need = slots * (KEEP_CHECKPOINTS + 1) * max(checkpoint_bytes(m) for m in models) + 64 * 2**20
     ensure_free_space(study_dir, need, "study folder", "free some space or choose another --root")
 
 

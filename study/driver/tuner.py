@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from study.spec import StudySpec
     from study.tune.monitor import StudyMonitor
 
-__all__ = ["Runtime", "can_restore", "fit_phase", "grid_tuner", "load_trainable", "run_config", "runtime_spec", "trial_dirname"]
+__all__ = ["KEEP_CHECKPOINTS", "Runtime", "can_restore", "fit_phase", "grid_tuner", "load_trainable", "run_config", "runtime_spec", "trial_dirname"]
+
+
+# Tune checkpoints kept per trial. With 1, Tune snapshots the whole experiment state (every trial's
+# JSON, the searcher) after each trial's every checkpoint, so that its state never names a removed one:
+# with 64 trials at once that was dozens of snapshots a second, each growing with the trials (the
+# driver wrote 2.3 GB in a 128-trial search; bench/scaling.py). With 2 a snapshot is forced only once
+# some trial checkpointed twice since the last one: about one per epoch, whatever the trials at once.
+KEEP_CHECKPOINTS = 2
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ def run_config(rt: Runtime, phase: str, monitor: StudyMonitor, deadline: Deadlin
         name=phase,
         storage_path=str(rt.experiment(phase).parent),
         failure_config=tune.FailureConfig(max_failures=max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
         stop=BudgetStopper(deadline, monitor.watch),
         verbose=0,
         callbacks=[monitor],

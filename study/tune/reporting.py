@@ -13,7 +13,7 @@ stand-in measures the real machinery:
 4. ``final``: final metrics and artifacts to MLflow (closing the run FINISHED), the last report,
    without a checkpoint: an ended trial is never run again, and the driver removes its checkpoints
    (``study.tune.monitor``), so copying the last one into the study folder would be work thrown away
-   (and, with ``CheckpointConfig(num_to_keep=1)``, one more experiment snapshot Tune forces).
+   (and possibly one more experiment snapshot Tune forces: ``study.driver.tuner.KEEP_CHECKPOINTS``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from study.common.folder import tracking_uri_of
+from study.driver.tuner import KEEP_CHECKPOINTS
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
@@ -101,10 +102,10 @@ def _check_records(study: Path, name: str, interrupted: set[str], first_session_
         res = journal[tid]["result"]
         assert res["iterations_since_restore"] < res["training_iteration"], f"trial {tid} started over instead of resuming"
 
-    # Disk: Tune keeps one checkpoint per trial (CheckpointConfig(num_to_keep=1)).
+    # Disk: Tune keeps at most KEEP_CHECKPOINTS checkpoints per trial (CheckpointConfig(num_to_keep)).
     for trial_dir in (study / "ray" / "search").iterdir():
         if trial_dir.is_dir():
-            assert len(list(trial_dir.glob("checkpoint_*"))) <= 1, trial_dir
+            assert len(list(trial_dir.glob("checkpoint_*"))) <= KEEP_CHECKPOINTS, trial_dir
 
     # Optuna: nothing RUNNING; each of the book's recipes (enqueued seed points) ran to an end exactly
     # once. A trial the killed driver had just asked for (after the searcher's last save) is lost
