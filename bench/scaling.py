@@ -17,7 +17,7 @@ For each (concurrent trials, trials) case, in a fresh driver process:
 * **memory**: the Ray workers' and the driver's resident memory at the peak.
 
     .venv/bin/python bench/scaling.py [--quick] [--cases 8x100,64x1000] [--epochs 4] [--epoch-s 1] [--out FILE]
-        [--json FILE] [--plot FILE.png]
+        [--json FILE] [--plot FILE.png] [--profile FILE]
 
 A case is ``SLOTSxTRIALS``; slots are set by ``--gpus-per-trial 64/SLOTS``. Everything shares this
 machine's CPUs with 64 sleeping trial processes: the driver's figures are a ceiling for a real head
@@ -168,11 +168,20 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     stop, peak = threading.Event(), {}
     sampler = threading.Thread(target=_rss_sampler, args=(stop, peak, head_pid), daemon=True)
     sampler.start()
+    profiler = None
+    if os.environ.get("XS_SCALING_PROFILE"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         summary = launch(opts)
     finally:
         stop.set()
         runner.run_search = real_search
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.environ["XS_SCALING_PROFILE"])
     study = Path(summary["folder"])
     from study.tracking.records import read_records
 
@@ -292,6 +301,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
+    ap.add_argument("--profile", type=Path, help="cProfile the (last) case's driver into FILE")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: SLOTSxTRIALS in this process
     ap.add_argument("--address", help=argparse.SUPPRESS)
     ap.add_argument("--head-pid", type=int, help=argparse.SUPPRESS)
@@ -312,6 +322,8 @@ def main() -> None:
     address, head = start_cluster(root, args.epoch_s)
     path = [str(Path(__file__).resolve().parents[1])] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.pathsep.join(path)}
+    if args.profile:
+        env["XS_SCALING_PROFILE"] = str(args.profile.resolve())
     env["RAY_AUTH_MODE"] = "token"  # the bench imports study.driver.search (and so ray) before launch can choose it
     rows = []
     print(f"scaling: a cluster declaring {GPUS} GPUs at {address}; trials of {args.epochs} x {args.epoch_s:g} s; "
