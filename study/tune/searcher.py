@@ -6,6 +6,11 @@ Two fixes over the stock searcher:
   value, the last one reported), which makes TPE treat a 1-epoch accuracy as a finished result.
   Here a trial counts as COMPLETE only if its last report says it ran to the end
   (``xs_finished``); otherwise it is told PRUNED, and Optuna keeps its last intermediate value.
+* **One storage write per trial, not per epoch.** Ray reports every epoch's value to Optuna as it
+  comes (an RDB write on the driver's thread, and one more row the constant liar reads back for each
+  running trial at every suggestion). Here the last value is kept in memory and written when the
+  trial ends, which is all that TPE reads of a trial that did not finish (its last intermediate
+  value); ASHA is Tune's scheduler and needs none of it (issue 20: ``bench/scaling.py``).
 * **No trial that cannot finish.** Before a suggestion is handed to Tune, its cost
   (epochs × size², ``TrialConfig.cost``) is turned into seconds with the rate measured on the
   trials finished so far; if it would not finish before the search deadline it is not started
@@ -86,6 +91,7 @@ class StudySearch(OptunaSearch):
         self.min_cost: float | None = None  # cheapest configuration seen so far (cost units)
         self.skipped = 0
         self._consecutive_skips = 0
+        self._last_report: dict[str, tuple[int, float]] = {}  # trial id -> (step, value) of its last report
 
     def _optuna_study(self) -> Any:
         """The Optuna study behind the searcher (OptunaSearch opens it in ``__init__`` or ``restore``)."""
@@ -171,9 +177,19 @@ class StudySearch(OptunaSearch):
             self.say(f"search: not starting a trial: {reason}")
 
     # -- truthful completion --------------------------------------------------------------------
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Kept in memory; Optuna gets the last one when the trial ends (``on_trial_complete``)."""
+        if isinstance(self.metric, list) or trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        from ray.tune.result import TRAINING_ITERATION
+
+        reports = self.__dict__.setdefault("_last_report", {})  # a searcher pickled before this attribute existed
+        reports[trial_id] = (int(result[TRAINING_ITERATION]), float(result[self.metric]))
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
+        last = self.__dict__.setdefault("_last_report", {}).pop(trial_id, None)
         if result and not error and result.get(FINISHED_KEY):
             if "time_total_s" in result and result.get("cost"):
                 self.seconds_per_cost.append(float(result["time_total_s"]) / float(result["cost"]))
@@ -187,9 +203,10 @@ class StudySearch(OptunaSearch):
 
         ot_trial = self._ot_trials[trial_id]
         state = optuna.trial.TrialState.FAIL if error else optuna.trial.TrialState.PRUNED
-        # A PRUNED trial's value is its last intermediate value, which on_trial_result
-        # reported to Optuna at every epoch (single objective).
+        # A PRUNED trial's value is its last intermediate value (single objective): reported now.
         try:
+            if last is not None and not error:
+                ot_trial.report(last[1], last[0])
             self._optuna_study().tell(ot_trial, state=state)
         except Exception as e:  # a trial already told (e.g. after a restore): keep going
             log.warning("optuna: could not record trial %s as %s: %s", trial_id, state.name, e)
