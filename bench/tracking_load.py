@@ -2,7 +2,7 @@
 with its default SQLite backend and with a real PostgreSQL (a throw-away cluster: initdb, pg_ctl).
 
 Each trial is a process logging through the trials' own path (``study.testing.tracking_load``: a
-TrialRun with its sender thread, 60 s a request, and MLflow's system-metrics monitor, as on a GPU
+TrialRun with its sender thread, 20 s a request, and MLflow's system-metrics monitor, as on a GPU
 box): its params, an epoch of 12 metrics every ``--every`` seconds, its final metrics, an artifact,
 its end. Then an independent client reads the server back: runs per trial, every value once, runs
 left RUNNING; when something is missing, the trials' records are sent again as a study's closing

@@ -3,7 +3,7 @@
 Each trial is a process of its own (forked after ``mlflow`` is imported once, so 64 of them start in
 a second and share its memory) that logs through the trials' own path — a
 :class:`~study.tracking.runs.TrialRun` writing its record first, then calling the server, with the
-short HTTP limits and the back-off a trial has — and MLflow's system-metrics monitor on its run, as on
+HTTP limits and the back-off a trial has — and MLflow's system-metrics monitor on its run, as on
 a GPU box: its params, one batch of metrics per epoch every ``every_s`` seconds, its final metrics
 and an artifact, its end. Then the server is read back by an independent client: one run per trial
 (none duplicated), every epoch's every metric once, every final metric (none lost); and each call

@@ -47,9 +47,10 @@ RETRY_AFTER_S = 15.0  # after a failed MLflow call, no call for this long (s); t
 
 TRIAL_HTTP = (0, 5)  # (retries, timeout in s) of each MLflow request the driver or a trial's own thread waits on
 # ... and from a trial's sender thread, which nobody waits on: a tracking server slowed by many trials at once
-# (64 on one server: seconds a request) is waited for; at 5 s each slow request failed, was sent again by a
-# heavier catch-up, and a run whose creation timed out (but was made) got a twin (issue 20: bench/tracking_load.py)
-SENDER_HTTP = (0, 60)
+# (64 on one server: seconds a request, 21 s at most in bench/tracking_load.py) is waited for; at 5 s each slow
+# request failed, was sent again by a heavier catch-up, and a run whose creation timed out (but was made) got a
+# twin. Not longer: a server that accepts and never answers holds a worker's sender this long a request.
+SENDER_HTTP = (0, 20)
 
 
 @dataclass(frozen=True)
