@@ -58,7 +58,7 @@ def _journal(study: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0) -> set[str]:
+def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0, checkpoint: int = 1) -> set[str]:
     """Until a trial has finished and another is running with an early epoch checkpoint (work left); those."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -68,7 +68,9 @@ def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0)
         # has taken the previous one, so once checkpoint_000001 is on disk the driver has recorded
         # checkpoint_000000 (a SIGKILL can only lose work the driver has not recorded), and one
         # epoch is still to go.
-        running = {p.parent.name for p in (study / "ray" / "search").glob("*/checkpoint_000001")} - set(done)
+        # A graceful stop (SIGINT) saves what the driver has recorded at its end: there checkpoint_000000
+        # is enough, and leaves two epochs to go, so that the trial cannot finish while the study stops.
+        running = {p.parent.name for p in (study / "ray" / "search").glob(f"*/checkpoint_{checkpoint:06d}")} - set(done)
         if done and running:
             return running
         time.sleep(0.3)
@@ -156,7 +158,7 @@ def test_driver_stopped_mid_study_then_resumed(sig: signal.Signals, small_data: 
     t0 = time.time()
     first = _start(["launch", "--space", str(spec), "--root", str(root)], tmp_path / "launch.log")
     try:
-        interrupted = _wait_mid_study(study, first)
+        interrupted = _wait_mid_study(study, first, checkpoint=0 if sig == signal.SIGINT else 1)
         os.kill(first.pid, sig)
         first_session_s = time.time() - t0 - 15  # less the start-up before the study's clock began (generous)
         rc = first.wait(timeout=120)
@@ -169,6 +171,8 @@ def test_driver_stopped_mid_study_then_resumed(sig: signal.Signals, small_data: 
         assert not (study / "summary.json").exists()
     else:
         assert rc == -signal.SIGKILL
+    interrupted -= set(_journal(study))  # a trial whose last report came in while the study stopped has ended
+    assert interrupted, "no trial was left mid-epoch by the interruption"
 
     again = _start(["resume", name, "--root", str(root)], tmp_path / "resume.log")
     try:
