@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint browser bench setup clean
+.PHONY: demo test lint browser postgres bench setup clean
 
 # Create the virtual environment and install the project (editable) with its test tools.
 $(STAMP): pyproject.toml
@@ -20,8 +20,9 @@ demo: $(STAMP)
 	$(BIN)/study launch
 
 # The test suite: lint and types first (seconds), then pytest (a real single-node Ray, real MLflow
-# stores and servers, and a real headless Chromium for the dashboard are started by the tests).
-test: $(STAMP) lint browser
+# stores and servers, a real headless Chromium for the dashboard and real PostgreSQL clusters for the
+# tracking-server tests are started by the tests).
+test: $(STAMP) lint browser postgres
 	$(BIN)/python -m pytest tests
 
 # ruff (lint, import order) and mypy (trainable/, study/, dashboards/), as configured in pyproject.toml.
@@ -32,6 +33,10 @@ lint: $(STAMP)
 # Debian's chromium for the dashboard's browser tests (installed with apt-get when missing and root).
 browser:
 	sh tests/setup_browser.sh
+
+# Debian's postgresql for the tracking-server tests (installed with apt-get when missing and root).
+postgres:
+	sh tests/setup_postgres.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/train_throughput.py

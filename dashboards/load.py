@@ -200,6 +200,7 @@ def _trial(trial_id: str, phase: str, journal: dict[str, Any] | None, state: Any
         seed_recipe=str(seed_recipe) if seed_recipe else None,
         error=str(error) if error else None,
         times=TrialTimes.from_flat(result) or TrialTimes.from_flat(final),
+        attempts=tuple(state.attempts) if state is not None else (),
     )
 
 

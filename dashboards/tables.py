@@ -47,6 +47,7 @@ class Trial:
     seed_recipe: str | None = None  # search trials that ran one of the book's recipes: its name
     error: str | None = None
     times: TrialTimes | None = None  # where the trial's wall time went (its last report's, else its record's final)
+    attempts: tuple[dict[str, Any], ...] = ()  # its record's attempts: node, epoch it resumed from, time (ms)
 
     @property
     def finished(self) -> bool:

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--cpus-per-trial", type=float, metavar="K", help="CPUs per trial (default: 1 on CPU; CPUs/GPUs with GPUs)")
     la.add_argument("--gpus-per-trial", type=float, metavar="F", help="GPUs per trial, fractional allowed (default: 1 when there are GPUs)")
     la.add_argument("--address", metavar="ADDR", help="join this existing Ray cluster instead of starting one (e.g. auto, ray://host:10001)")
+    la.add_argument("--node-wait", metavar="DURATION",
+                    help=("on a cluster: how long a phase waits, after a node is lost, for a node that can host a trial before "
+                          "it ends on what it has (default 5m)"))
     la.add_argument("--root", default="studies", metavar="DIR", help="folder that holds study folders (default: studies)")
     la.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else SQLite in the study folder)")
     la.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
@@ -206,6 +209,7 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         gpus=args.gpus, cpus=args.cpus, cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
         address=args.address, root=args.root, tracking_uri=args.tracking_uri, no_mlflow=args.no_mlflow,
         confirm_top=args.confirm_top, confirm_seeds=args.confirm_seeds, data_dir=args.data_dir,
+        node_wait=args.node_wait,
     )
     launch(opts)
     return 0

@@ -5,7 +5,9 @@ training steps and the rest (start-up, data, warm-up, evaluation, checkpoints, T
 and the study's training share (:mod:`study.analysis.time_share`) is computed over the same slots.
 
 Slots are the lanes the trials' own start and end times pack into (a trial takes the first lane
-free when it starts), so there are as many as trials ever ran at once.
+free when it starts), so there are as many as trials ever ran at once. On a cluster, a trial that
+failed over to another node (or restarted on its own) is marked where its new attempt began
+(``study.analysis.failover``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboards.tables import StudyTables
+from study.analysis.failover import NodeEvents, Restart, TrialAttempts, node_events
 from study.analysis.time_share import time_share
 
-__all__ = ["Bar", "TimelineInfo", "timeline_info"]
+__all__ = ["Bar", "RestartMark", "TimelineInfo", "timeline_info"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,15 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class RestartMark:
+    """Where on the timeline a trial's attempt continued an earlier one."""
+
+    restart: Restart
+    slot: int  # the trial's bar's slot
+    at_s: float  # s since the study started
+
+
+@dataclass(frozen=True)
 class TimelineInfo:
     bars: tuple[Bar, ...]
     slots: int
@@ -41,6 +53,8 @@ class TimelineInfo:
     confirm_note: str | None  # what the confirmation phase said about runs it did not start
     reason: str | None = None
     training: float | None = None  # training share: Σ training-step seconds / (slots × wall)
+    restarts: tuple[RestartMark, ...] = ()  # failovers to another node and restarts on the same one
+    nodes: NodeEvents = NodeEvents()
 
 
 def timeline_info(tables: StudyTables) -> TimelineInfo:
@@ -84,4 +98,9 @@ def timeline_info(tables: StudyTables) -> TimelineInfo:
         wall = max(wall, meta.spent_s)
     busy = sum(b.end_s - b.start_s for b in bars) / (len(lanes) * wall) if wall > 0 else None
     training = time_share((t.times for t in timed), len(lanes), wall).share if wall > 0 else None
-    return TimelineInfo(tuple(bars), len(lanes), tuple(deadlines), wall, busy, not_started, note, training=training)
+    nodes = node_events(TrialAttempts(t.name, t.phase, t.attempts, t.outcome, t.error) for t in tables.trials)
+    slot_of = {b.name: b.slot for b in bars}
+    marks = tuple(RestartMark(r, slot_of[r.trial], r.at_ms / 1000.0 - origin)
+                  for r in nodes.failovers + nodes.retries if r.trial in slot_of)
+    return TimelineInfo(tuple(bars), len(lanes), tuple(deadlines), wall, busy, not_started, note, training=training,
+                        restarts=marks, nodes=nodes)

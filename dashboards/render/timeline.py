@@ -14,7 +14,8 @@ TITLE = "Timeline"
 HOW = ("Each bar is a trial on the worker slot it ran in, over the study's wall clock, coloured by how it ended (hatched: "
        "confirmation runs); its dark core is the seconds it spent in training steps (placed after its set-up; the rest of "
        "the bar is start-up, evaluation, checkpoints, TTA and reporting); the vertical lines are the search's deadline and "
-       "the end of the budget. Gaps are slots left idle.")
+       "the end of the budget. Gaps are slots left idle. "
+       "On a cluster, a diamond marks where a trial whose node was lost went on, on another node, from its last checkpoint.")
 
 
 def timeline_note(info: TimelineInfo) -> str:
@@ -28,6 +29,7 @@ def timeline_note(info: TimelineInfo) -> str:
     parts.append(f"{info.not_started} search trial(s) not started because they would not have finished in time")
     if info.confirm_note:
         parts.append(f"confirmation: {info.confirm_note}")
+    parts += [line.strip().rstrip(":") for line in info.nodes.lines() if not line.startswith(" ")]
     return "; ".join(parts) + "."
 
 
@@ -51,6 +53,13 @@ def timeline_figures(info: TimelineInfo) -> list[Any]:
             y=[f"slot {b.slot}" for b in trained], orientation="h", name="training steps", width=0.35,
             marker={"color": "rgba(20, 20, 40, 0.55)"}, text=[b.name for b in trained], textposition="none",
             hovertemplate="%{text}: %{x:.0f} s of training steps<extra></extra>"))
+    if info.restarts:  # a trial that went on after its worker or node was lost, where its new attempt began
+        traces.append(go.Scatter(
+            x=[m.at_s for m in info.restarts], y=[f"slot {m.slot}" for m in info.restarts], mode="markers", name="failed over",
+            marker={"symbol": "diamond", "size": 12, "color": "#111", "line": {"color": "white", "width": 1}},
+            text=[f"{m.restart.trial}: {'failed over' if m.restart.moved else 'restarted'} from {m.restart.from_node} to "
+                  f"{m.restart.to_node}, resumed after epoch {m.restart.resumed_after_epoch}" for m in info.restarts],
+            hovertemplate="%{text}<extra></extra>"))
     fig = go.Figure(data=traces, layout=base_layout(
         barmode="overlay", height=max(240, 140 + 50 * info.slots), xaxis={"title": "seconds since the study started"},
         yaxis={"categoryorder": "category descending"}))

@@ -30,6 +30,20 @@ def _experiment_id(base: str, experiment: str) -> str:
         return str(json.load(r)["experiment"]["experiment_id"])
 
 
+def _print_links(base: str, meta: dict) -> None:
+    """The study's runs, parent run and dashboard on the server at ``base``, asked of the server itself
+    (no mlflow import, no second client on its database)."""
+    try:
+        experiment_id = _experiment_id(base, meta["name"])
+    except (OSError, ValueError, KeyError) as e:  # the server is up (or not); only the deep links are missing
+        print(f"  (no direct links: {type(e).__name__}: {e})", flush=True)
+        return
+    from study.tracking.display import ui_links
+
+    for what, url in ui_links(base, experiment_id, meta.get("parent_run_id")):
+        print(f"  {what + ':':12s}{url}", flush=True)
+
+
 def serve(name: str | None, *, root: str, host: str, port: int, verbose: bool = False) -> int:
     """``mlflow server`` on the study's own store until Ctrl+C, SIGTERM or SIGHUP (which stop its whole process group).
 
@@ -46,6 +60,8 @@ def serve(name: str | None, *, root: str, host: str, port: int, verbose: bool = 
         raise UsageError(f"study {d.name!r} was launched with --no-mlflow; there is nothing to show")
     if not uri.startswith("sqlite:"):
         print(f"study {d.name!r} logs to {uri}; open that server directly")
+        if uri.startswith(("http://", "https://")):  # a team's server: the study's pages on it
+            _print_links(uri.rstrip("/"), meta)
         return 0
     warn_if_exposed(host, "MLflow UI")
     if meta.get("tracking_store") == "folder":
@@ -56,15 +72,7 @@ def serve(name: str | None, *, root: str, host: str, port: int, verbose: bool = 
 
     def ready() -> None:
         print(f"MLflow UI for study {d.name!r}: {base}   (Ctrl-C stops it)", flush=True)
-        try:  # asked of the server itself: no mlflow import, no second client on its database
-            experiment_id = _experiment_id(base, meta["name"])
-        except (OSError, ValueError, KeyError) as e:  # the server is up; only the deep links are missing
-            print(f"  (no direct links: {type(e).__name__}: {e})", flush=True)
-            return
-        from study.tracking.display import ui_links
-
-        for what, url in ui_links(base, experiment_id, meta.get("parent_run_id")):
-            print(f"  {what + ':':12s}{url}", flush=True)
+        _print_links(base, meta)
 
     log = None if verbose else d / UI_LOG
     print(f"study ui: starting mlflow server for study {d.name!r}" + (f" (its log: {log})" if log else "") + "...", flush=True)

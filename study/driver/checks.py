@@ -29,6 +29,13 @@ def check_options(opts: LaunchOptions) -> None:
         raise UsageError(f"--cpus-per-trial must be in (0, 1024], got {opts.cpus_per_trial}")
     if opts.gpus_per_trial is not None and not 0 <= opts.gpus_per_trial <= 64:
         raise UsageError(f"--gpus-per-trial must be in [0, 64], got {opts.gpus_per_trial}")
+    if opts.node_wait is not None:
+        from study.spec import parse_duration
+
+        try:
+            parse_duration(opts.node_wait)
+        except UsageError as e:
+            raise UsageError(f"--node-wait {opts.node_wait!r}: {e}") from None
     if opts.confirm_top is not None and opts.confirm_top < 0:
         raise UsageError(f"--confirm-top must be >= 0, got {opts.confirm_top}")
     if opts.confirm_seeds is not None and opts.confirm_seeds < 1:
@@ -90,7 +97,7 @@ def check_not_running(study_dir: Path, record: dict[str, Any]) -> None:
 
 
 def check_space(spec: StudySpec, study_dir: Path, opts: LaunchOptions) -> None:
-    """Room for the running trials' checkpoints (Tune keeps one per trial and writes the next beside it).
+    """Room for the running trials' checkpoints (Tune keeps ``KEEP_CHECKPOINTS`` per trial and writes the next beside them).
 
     Checked before Ray starts, with this machine's resources (one trial at a time for a cluster).
     """
@@ -109,7 +116,9 @@ def check_space(spec: StudySpec, study_dir: Path, opts: LaunchOptions) -> None:
     searched = spec.param("model")
     if searched is not None and searched.choices:
         models |= set(searched.choices)
-    need = slots * 2 * max(checkpoint_bytes(m) for m in models) + 64 * 2**20
+    from study.driver.tuner import KEEP_CHECKPOINTS
+
+    need = slots * (KEEP_CHECKPOINTS + 1) * max(checkpoint_bytes(m) for m in models) + 64 * 2**20
     ensure_free_space(study_dir, need, "study folder", "free some space or choose another --root")
 
 

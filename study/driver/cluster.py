@@ -11,7 +11,7 @@ from typing import Any
 
 from study.common.errors import UsageError
 
-__all__ = ["ClusterRequest", "check_reachable", "init_ray", "prepare_ray", "quiet_ray", "resources"]
+__all__ = ["ClusterRequest", "check_reachable", "init_ray", "prepare_ray", "quiet_ray", "resources", "route_cluster_messages"]
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,34 @@ def init_ray(opts: ClusterRequest) -> bool:
             raise UsageError(f"cannot join the Ray cluster at --address {opts.address!r} ({e}); check that it runs "
                              f"(`ray status --address {opts.address}`) and that this machine has the cluster's auth "
                              f"token (~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
+        route_cluster_messages()
         return True
     ray.init(num_cpus=opts.cpus, num_gpus=opts.gpus, **kwargs)
+    route_cluster_messages()
     return True
+
+
+def route_cluster_messages() -> None:
+    """The messages the cluster sends the driver ("The node with node id ... has been marked dead",
+    a worker killed for memory) to the ``ray`` logger, which writes to ``study.log``
+    (``study.common.logs``), instead of the terminal.
+
+    Ray's driver prints them from a thread of its own with ``ray._private.worker.print_to_stdstream``,
+    straight to stdout, whatever the logging set-up (``log_to_driver=False`` silences the workers'
+    output, not these); with ``log_to_driver=False`` nothing else calls that function, so it is
+    replaced. The study tells the user of a lost node in its own words (``study.tune.monitor``).
+    """
+    import ray._private.worker as worker
+
+    if not hasattr(worker, "print_to_stdstream"):  # another Ray: its messages stay where it prints them
+        return
+    log = logging.getLogger("ray")
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        for line in data.get("lines") or ():
+            log.warning("(%s) %s", data.get("pid") or "raylet", line)
+
+    worker.print_to_stdstream = to_log
 
 
 def quiet_ray() -> None:

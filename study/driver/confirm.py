@@ -63,7 +63,7 @@ def run_confirmations(spec: StudySpec, rt: Runtime, done: Outcomes) -> ConfirmOu
                f"{plan.describe()}; {left:.0f} s left")
         searcher = ComparisonSearch(design.arms, design.jobs, fresh, plan, end, rt.slots, rt.say)
         monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
-                               phase="confirm", status_every_s=rt.status_every_s, journal=rt.journal("confirm"))
+                               phase="confirm", status_every_s=rt.status_every_s, journal=rt.journal("confirm"), watch=rt.watch)
         return tune.Tuner(
             tune.with_resources(load_trainable(rt.trainable), rt.resources()),
             param_space=param_space,

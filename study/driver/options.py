@@ -28,6 +28,13 @@ class LaunchOptions:
     confirm_seeds: int | None = None
     data_dir: str | None = None
     status_every_s: float = 10.0
+    node_wait: str | None = None  # how long a phase waits for a node that can host a trial (None: 5 minutes)
+
+    def node_wait_s(self) -> float:
+        from study.spec import parse_duration
+        from study.tune.placement import NODE_WAIT_S
+
+        return parse_duration(self.node_wait) if self.node_wait is not None else NODE_WAIT_S
 
     def cluster(self) -> ClusterRequest:
         return ClusterRequest(address=self.address, cpus=self.cpus, gpus=self.gpus, cpus_per_trial=self.cpus_per_trial,

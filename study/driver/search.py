@@ -99,7 +99,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
         searcher = new_search(spec, url=url, metric=keys if multi else keys[0], mode=modes if multi else modes[0],
                               points=points, deadline=deadline, say=rt.say)
         monitor = StudyMonitor(clock=rt.clock, deadline_at=deadline, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
-                               phase="search", status_every_s=rt.status_every_s, journal=rt.journal("search"))
+                               phase="search", status_every_s=rt.status_every_s, journal=rt.journal("search"), watch=rt.watch)
         return tune.Tuner(
             tune.with_resources(load_trainable(rt.trainable), rt.resources()),
             param_space=param_space,

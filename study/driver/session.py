@@ -152,6 +152,7 @@ def _prepare(s: Session, ends: _Ends) -> Runtime:
                 **({"test_hooks": s.hooks.describe()} if s.hooks else {})},
         tracking_uri=s.uri, say=say, status_every_s=s.opts.status_every_s,
         trainable=s.hooks.trainable if s.hooks and s.hooks.trainable else TRAINABLE,
+        node_wait_s=s.opts.node_wait_s(),
     )
 
 

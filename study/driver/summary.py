@@ -23,6 +23,8 @@ def summarize(spec: StudySpec, done: Outcomes, study_dir: Path, uri: str | None,
     search = done.require_search()
     confirm = done.confirm or ConfirmOutcome(spec.level, note="not run")
     ablation = done.ablation or AblationOutcome(spec.level, note="not run")
+    from study.tune.node_events import read_node_events
+
     best = search.best
     base_cfg = search.base_config
     diff = {k: v for k, v in (best.config.items() if best else []) if base_cfg.get(k) != v}
@@ -46,6 +48,7 @@ def summarize(spec: StudySpec, done: Outcomes, study_dir: Path, uri: str | None,
         "tracking_uri": uri,
         "optuna_storage": search.optuna_url,
         "time_share": time_share_of(study_dir, slots, clock.spent()),
+        "nodes": read_node_events(study_dir).to_dict(),  # trials that failed over, restarted, or could not be placed
     }
     if hooks is not None:
         out["test_hooks"] = hooks.describe()  # made-up or fault-injected trials: never mistaken for a measured study
@@ -103,6 +106,7 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None], *, dashboard: P
         say("confirmation: " + conf["note"])
     _print_ablation(s.get("ablation") or {}, say)
     _print_time_share(s.get("time_share") or {}, say)
+    _print_nodes(s.get("nodes") or {}, say)
     say("")
     if s["tracking_uri"]:
         root = Path(s["folder"]).parent
@@ -165,3 +169,11 @@ def _print_early_end(s: dict[str, Any], say: Callable[[str], None]) -> None:
     conf, ab = s.get("confirmation") or {}, s.get("ablation") or {}
     why = conf.get("ended") or conf.get("note") or ab.get("note") or "no phase had work that would finish in the time left"
     say(f"ended {left:.0f} s before its budget: {why}")
+
+
+def _print_nodes(nodes: dict[str, Any], say: Callable[[str], None]) -> None:
+    """On a cluster: the trials that failed over to another node (from which, resumed after which epoch), and those not placed."""
+    from study.analysis.failover import NodeEvents
+
+    for line in NodeEvents.from_dict(nodes).lines():
+        say("cluster: " + line if not line.startswith(" ") else line)

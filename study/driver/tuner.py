@@ -10,16 +10,25 @@ ends at the study's deadline, not the first session's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from study.tune.clock import BudgetClock, Deadline
+from study.tune.placement import NODE_WAIT_S, NodeWatch
 
 if TYPE_CHECKING:
     from study.tune.monitor import StudyMonitor
 
-__all__ = ["Runtime", "can_restore", "fit_phase", "grid_tuner", "load_trainable", "run_config", "trial_dirname"]
+__all__ = ["KEEP_CHECKPOINTS", "Runtime", "can_restore", "fit_phase", "grid_tuner", "load_trainable", "run_config", "trial_dirname"]
+
+
+# Tune checkpoints kept per trial. With 1, Tune snapshots the whole experiment state (every trial's
+# JSON, the searcher) after each trial's every checkpoint, so that its state never names a removed one:
+# with 64 trials at once that was dozens of snapshots a second, each growing with the trials (the
+# driver wrote 2.3 GB in a 128-trial search; bench/scaling.py). With 2 a snapshot is forced only once
+# some trial checkpointed twice since the last one: about one per epoch, whatever the trials at once.
+KEEP_CHECKPOINTS = 2
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,11 @@ class Runtime:
     say: Callable[[str], None]
     trainable: str  # "module:function" every trial runs
     status_every_s: float = 10.0
+    node_wait_s: float = NODE_WAIT_S  # s a phase waits for a node that can host a trial (a node lost for good)
+    watch: NodeWatch = field(init=False)  # one for the session's phases: a later phase does not wait again
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "watch", NodeWatch({"CPU": self.cpt, "GPU": self.gpt}, self.node_wait_s))
 
     def experiment(self, phase: str) -> Path:
         return (self.study_dir / "ray" / phase).resolve()
@@ -71,8 +85,8 @@ def run_config(rt: Runtime, phase: str, monitor: StudyMonitor, deadline: Deadlin
         name=phase,
         storage_path=str(rt.experiment(phase).parent),
         failure_config=tune.FailureConfig(max_failures=max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        stop=BudgetStopper(deadline),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
+        stop=BudgetStopper(deadline, monitor.watch),
         verbose=0,
         callbacks=[monitor],
     )
@@ -85,7 +99,7 @@ def grid_tuner(rt: Runtime, phase: str, param_space: dict[str, Any], end: Deadli
     from study.tune.monitor import StudyMonitor
 
     monitor = StudyMonitor(clock=rt.clock, deadline_at=end, budget_s=budget_s, tracking_uri=rt.tracking_uri, phase=phase,
-                           status_every_s=rt.status_every_s, journal=rt.journal(phase))
+                           status_every_s=rt.status_every_s, journal=rt.journal(phase), watch=rt.watch)
     return tune.Tuner(
         tune.with_resources(load_trainable(rt.trainable), rt.resources()),
         param_space=param_space,

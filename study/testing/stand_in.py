@@ -22,10 +22,12 @@ from typing import Any
 
 from study.tune.reporting import TrialReporter
 
-__all__ = ["BORDERLINE_GAINS", "LONG_WORK_S", "PLANTED", "WORK_S", "borderline_trial", "long_trial", "planted_trial", "sleep_trial"]
+__all__ = ["BORDERLINE_GAINS", "EPOCH_S_ENV", "LONG_WORK_S", "PLANTED", "WORK_S", "borderline_trial", "long_trial", "paced_trial",
+           "planted_trial", "sleep_trial"]
 
 WORK_S = 0.5  # s of "training" per trial, spread evenly over its epochs
 LONG_WORK_S = 600.0  # long_trial's: epochs far longer than a test's budget (deadline tests)
+EPOCH_S_ENV = "XRESNET_STUDY_TEST_EPOCH_S"  # paced_trial's seconds per epoch, read where the trial runs (a Ray node's environment)
 
 
 @dataclass
@@ -134,6 +136,14 @@ def _pause(seconds: float, should_stop: Any) -> bool:
     return should_stop is not None and should_stop()
 
 
+def paced_trial(config: dict[str, Any]) -> None:
+    """``sleep_trial`` with epochs of ``$XRESNET_STUDY_TEST_EPOCH_S`` seconds (default 1): long enough
+    to kill a node mid-epoch (node-loss tests), or to make trials of a few seconds (the scaling bench)."""
+    import os
+
+    _sleep_trial(config, WORK_S, epoch_s=float(os.environ.get(EPOCH_S_ENV, "1")))
+
+
 def planted_trial(config: dict[str, Any]) -> None:
     """``sleep_trial`` whose accuracy has planted effects (:data:`PLANTED`): a known answer for the ablation."""
     _sleep_trial(config, WORK_S, _planted_quality, tta_gain=PLANTED["test-time augmentation"])
@@ -144,24 +154,27 @@ def borderline_trial(config: dict[str, Any]) -> None:
     _sleep_trial(config, WORK_S, _borderline_quality)
 
 
-def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None, tta_gain: float = 0.01) -> None:
+def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None, tta_gain: float = 0.01,
+                 epoch_s: float | None = None) -> None:
+    """``work_s`` over the epochs, or ``epoch_s`` each when given."""
     with TrialReporter.open(config) as report:
         cfg = report.cfg
         last = _latest(report.work)
         history: list[dict[str, Any]] = json.loads(last.read_text())["history"] if last is not None else []
         report.replay(history)
         epochs = cfg.total_epochs
+        per_epoch = epoch_s if epoch_s is not None else work_s / epochs
         quality = (quality_of or _quality)(report.trial)
         started_at = time.time()  # this run's wall clock, reported (tests check which trials overlapped)
         for epoch in range(len(history), epochs):
-            if _pause(work_s / epochs, report.should_stop):  # the "training" of this epoch
+            if _pause(per_epoch, report.should_stop):  # the "training" of this epoch
                 report.end_if_stopped_by_tune()
                 return  # as train_trial at its deadline
             accuracy = quality * (epoch + 1) / epochs
             metrics = {
                 "epoch": epoch, "size": cfg.size, "train_loss": 2.0 - accuracy, "valid_loss": 2.1 - accuracy,
                 "accuracy": accuracy, "top5": min(1.0, accuracy + 0.1), "lr": cfg.lr,
-                "epoch_seconds": work_s / epochs, "images_per_s": 1000.0,
+                "epoch_seconds": per_epoch, "images_per_s": 1000.0,
                 "started_at": started_at, "ended_at": time.time(),
             }
             history.append(metrics)
@@ -172,7 +185,7 @@ def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None, 
         right = round(accuracy * 10)  # of 10 validation images per class
         report.final(_SleepResult(
             config=cfg.to_dict(), accuracy=accuracy, top5=min(1.0, accuracy + 0.1), valid_loss=2.1 - accuracy,
-            train_seconds=work_s, images_per_s=1000.0, infer_ms_per_image=0.5,
+            train_seconds=per_epoch * epochs, images_per_s=1000.0, infer_ms_per_image=0.5,
             accuracy_tta=min(1.0, accuracy + tta_gain) if cfg.tta_n else None,
             infer_ms_per_image_tta=0.5 * (1 + cfg.tta_n) if cfg.tta_n else None,
             history=history, confusion=_confusion(right, len(classes)), classes=classes,

@@ -10,7 +10,7 @@ from typing import Any
 from study.tracking.records import TrialState
 from study.tracking.store import PARENT, TAG_KIND, TAG_OUTCOME, TAG_STUDY, TAG_TRIAL_KEY, _log_artifact, _log_params, close_run
 
-__all__ = ["PushCounts", "create_trial_run", "find_trial_runs", "push_trial"]
+__all__ = ["PushCounts", "create_trial_run", "drop_empty_twins", "find_trial_runs", "push_trial"]
 
 
 @dataclass
@@ -44,6 +44,17 @@ def find_trial_runs(client: Any, experiment_id: str, key: str | None = None) -> 
         token = page.token
         if not token:
             return found
+
+
+def drop_empty_twins(client: Any, experiment_id: str, key: str, keep: str) -> int:
+    """Delete the runs of trial ``key`` other than ``keep`` that hold no metric: made by a creation
+    request whose answer was lost (a timeout), while the trial went on in the run it made next. How many."""
+    where = f"tags.`{TAG_TRIAL_KEY}` = '{key}'"
+    twins = [r for r in client.search_runs([experiment_id], filter_string=where, max_results=100)
+             if r.info.run_id != keep and not r.data.metrics]
+    for r in twins:
+        client.delete_run(r.info.run_id)
+    return len(twins)
 
 
 def create_trial_run(client: Any, experiment_id: str, parent_run_id: str | None, study: str, state: TrialState) -> Any:

@@ -3,8 +3,10 @@ MLflow is reachable, so that ``study sync`` can put into MLflow whatever did not
 
 ``<study_dir>/records/<trial key>.jsonl`` holds one JSON object a line, ``event`` being one of
 ``open`` (run name, kind, tags, parent), ``params``, ``epoch`` (``step`` = epoch, ``metrics``),
-``final`` (metrics), ``artifact`` (``name``; the file lies in ``<study_dir>/records/<trial key>/``)
-and ``end`` (``status``, ``outcome``, ``error``). Each line is appended with one ``write``, then
+``final`` (metrics), ``artifact`` (``name``; the file lies in ``<study_dir>/records/<trial key>/``),
+``end`` (``status``, ``outcome``, ``error``) and ``attempt`` (where an attempt of the trial runs: Ray
+``node_id``, ``node_ip``, ``host``, ``pid``, and ``from_epoch``, the epochs its checkpoint held; record
+only, MLflow does not get it). Each line is appended with one ``write``, then
 flushed to disk (fsync); a line cut short by a crash does not parse and is skipped on reading, so
 nothing half-written is ever trusted. A retried trial appends to the same file: the first value of
 an epoch is kept (a retry from a checkpoint recomputes the same one), the last ``end`` wins.
@@ -58,6 +60,7 @@ class TrialState:
     artifacts: dict[str, Path | bytes] = field(default_factory=dict)  # name -> file (or content, no folder)
     end: dict[str, Any] | None = None  # {"status", "outcome", "error"}
     opened_at: int = 0  # ms since the epoch: when the first attempt opened the record
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # each attempt's node and start epoch, in order (with "time")
     bad_lines: int = 0
 
     def apply(self, event: dict[str, Any], folder: Path | None = None) -> None:
@@ -86,6 +89,8 @@ class TrialState:
                 self.artifacts[name] = folder / name
         elif kind == "end":
             self.end = {"status": event["status"], "outcome": event["outcome"], "error": event.get("error")}
+        elif kind == "attempt":
+            self.attempts.append({k: v for k, v in event.items() if k != "event"})
 
     def metric_count(self) -> int:
         return sum(len(m) for m in self.epochs.values()) + len(self.final)

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from study.common.messages import finite
-from study.tracking.push import create_trial_run, find_trial_runs, push_trial
+from study.tracking.push import create_trial_run, drop_empty_twins, find_trial_runs, push_trial
 from study.tracking.records import TrialRecord, TrialState
 from study.tracking.secrets import scrub, secret_values
 from study.tracking.sender import SENDER
 from study.tracking.store import (
     RETRY_AFTER_S,
+    SENDER_HTTP,
     TRIAL_HTTP,
     TrackingInfo,
     _artifact_bytes,
@@ -93,6 +94,7 @@ class TrialRun:
         self.run_id = ""  # "" until the run exists in MLflow
         self.behind = False  # something recorded may be missing from MLflow
         self.last_error: str | None = None
+        self.failures = 0  # MLflow calls that failed (each one is retried by a later catch-up)
         self._retry_at = 0.0
         self._sent_params: set[str] = set()
         self.logged_steps: set[int] = set()
@@ -131,6 +133,10 @@ class TrialRun:
         if new:
             self._write({"event": "params", "params": new})
         self._send(self._send_params)
+
+    def log_attempt(self, where: dict[str, Any]) -> None:
+        """Record where this attempt of the trial runs (its node) and the epoch it starts from; not sent to MLflow."""
+        self._write({"event": "attempt", **where})
 
     def log_epochs(self, history: Iterable[dict[str, Any]]) -> None:
         """Record and log every epoch of ``history`` not logged yet (step = epoch)."""
@@ -173,7 +179,7 @@ class TrialRun:
             self.behind = True
             return
         try:
-            with quick_http(*TRIAL_HTTP):
+            with quick_http(*(SENDER_HTTP if self.background else TRIAL_HTTP)):
                 if self.behind or not self.run_id:
                     self._catch_up()
                 elif action is not None:
@@ -182,6 +188,7 @@ class TrialRun:
             self.last_error = None
         except Exception as e:  # connection refused, timeout, 5xx...: training goes on
             self.behind = True
+            self.failures += 1
             self._run_may_exist = True
             self._retry_at = time.monotonic() + self.retry_after_s
             self.last_error = f"{type(e).__name__}: {e}"
@@ -233,4 +240,6 @@ class TrialRun:
         stop_system_metrics(self.system_metrics)  # its last samples go in before the run is closed
         self.system_metrics = None
         end = self._state().end or {}
+        if self._run_may_exist:  # a creation that failed may have made a run after all: one run per trial
+            drop_empty_twins(self.client, self.info.experiment_id, self.key, keep=self.run_id)  # type: ignore[union-attr]
         close_run(self.client, self.run_id, end["status"], end["outcome"])

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from study.common.folder import folder_tracking_uri
 from study.tracking.secrets import scrub
 
-__all__ = ["PARENT", "TAG_CONFIRMS", "TAG_ERROR", "TAG_KIND", "TAG_OUTCOME", "TAG_STUDY", "TAG_TRIAL_KEY", "TrackingInfo",
+__all__ = ["SENDER_HTTP", "PARENT", "TAG_CONFIRMS", "TAG_ERROR", "TAG_KIND", "TAG_OUTCOME", "TAG_STUDY", "TAG_TRIAL_KEY", "TrackingInfo",
            "EXPERIMENT_KIND", "EXPERIMENT_KIND_TAG", "check_tracking", "client", "close_run", "default_tracking_uri", "log_artifacts", "quick_http",
            "relocate_folder_store", "tag_experiment_kind"]
 
@@ -45,7 +45,12 @@ EXPERIMENT_KIND = "custom_model_development"
 
 RETRY_AFTER_S = 15.0  # after a failed MLflow call, no call for this long (s); then catch up
 
-TRIAL_HTTP = (0, 5)  # (retries, timeout in s) of each MLflow request from a trial or the driver's closing calls
+TRIAL_HTTP = (0, 5)  # (retries, timeout in s) of each MLflow request the driver or a trial's own thread waits on
+# ... and from a trial's sender thread, which nobody waits on: a tracking server slowed by many trials at once
+# (64 on one server: seconds a request, 21 s at most in bench/tracking_load.py) is waited for; at 5 s each slow
+# request failed, was sent again by a heavier catch-up, and a run whose creation timed out (but was made) got a
+# twin. Not longer: a server that accepts and never answers holds a worker's sender this long a request.
+SENDER_HTTP = (0, 20)
 
 
 @dataclass(frozen=True)

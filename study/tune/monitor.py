@@ -12,7 +12,9 @@ driver's record of the phase: after ``Tuner.fit`` — or after ``Tuner.restore``
 study, where Tune brings back its own pickled copy of this callback — the driver reads the
 outcomes from there. Trials still running when Tune ends the phase get no hook of their own;
 ``on_experiment_end`` records them as stopped by the budget, or leaves them to be resumed if
-the user interrupted the study.
+the user interrupted the study, or — when the phase ended because no live node could host them
+(its :class:`~study.tune.placement.NodeWatch` gave up) — as failed, not placed. A trial whose
+worker or node was lost and that Tune retries from its checkpoint gets a line of its own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray.tune import Callback
 
+from study.analysis.failover import NOT_PLACED
 from study.common import interrupt
 from study.tracking.follow import FOLLOW_EVERY_S
 from study.tune.clock import SAVE_EVERY_S, BudgetClock, Deadline
@@ -33,6 +36,7 @@ from study.tune.reporting import FINISHED_KEY, OBJECTIVE_KEY, RUN_ID_KEY
 
 if TYPE_CHECKING:
     from study.tracking.follow import RunFollower
+    from study.tune.placement import NodeWatch
 
 __all__ = ["StudyMonitor"]
 
@@ -70,9 +74,11 @@ class StudyMonitor(Callback):
         phase: str = "search",
         status_every_s: float = 10.0,
         journal: str | None = None,
+        watch: NodeWatch | None = None,
     ) -> None:
         """``clock`` and ``deadline_at`` are on the study's clock (across sessions); ``journal`` is the
-        phase's outcome file (one JSON line per trial outcome)."""
+        phase's outcome file (one JSON line per trial outcome); ``watch`` the session's node watch,
+        which the phase's stopper asks too (``study.driver.tuner.run_config``)."""
         self.clock = clock
         self.deadline_at = deadline_at
         self.budget_s = budget_s
@@ -80,6 +86,7 @@ class StudyMonitor(Callback):
         self.phase = phase
         self.status_every_s = status_every_s
         self.journal = journal
+        self.watch = watch
         self.outcomes: dict[str, TrialOutcome] = read_outcomes(Path(journal)) if journal else {}
         self.running: set[str] = set()
         self._trials: dict[str, Any] = {}
@@ -233,10 +240,16 @@ class StudyMonitor(Callback):
             outcome = "pruned"
         self._finish(trial, outcome)
 
-    def close_remaining(self, outcome: str = "budget") -> None:
-        """Trials Tune stopped at the time budget get no hook of their own; record them."""
+    def close_remaining(self, outcome: str = "budget", error: str | None = None) -> None:
+        """Trials Tune stopped at the time budget (or for want of a node) get no hook of their own; record them."""
         for trial_id in sorted(self.running):
-            self._finish(self._trials[trial_id], outcome)
+            self._finish(self._trials[trial_id], outcome, error)
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """A trial's worker or node was lost; Tune runs it again from its last checkpoint (where a node can host it)."""
+        epoch = (trial.last_result or {}).get("epoch")
+        done = f" after epoch {epoch + 1}" if isinstance(epoch, int) else ""
+        self._say(f"{trial} lost its worker{done} (a stopped process or a lost node); retrying it from its last checkpoint")
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         if interrupt.requested():
@@ -244,10 +257,22 @@ class StudyMonitor(Callback):
             if n:
                 self._say(f"{self.phase}: interrupted with {n} trial(s) running; they resume from their last checkpoint")
             self.running.clear()
+        elif self.watch is not None and time.time() < self.deadline - 1 and self.watch.stalled():
+            self._not_placed(trials, self.watch.gave_up or "no live node can host a trial")
         else:
             self.close_remaining("budget")
         self.flush_runs()
         self.clock.save()
+
+    def _not_placed(self, trials: list, reason: str) -> None:
+        """The phase ended because no live node could host its trials: those still waiting did not end
+        by themselves and will not be placed (started ones were lost with their node)."""
+        waiting = [t for t in trials if t.trial_id not in self.outcomes and t.trial_id not in self.running]
+        self._say(f"{self.phase}: ending the phase: {reason}")
+        for t in waiting:  # never started: a suggestion or a job the cluster had no room for any more
+            self._trials[t.trial_id] = t
+            self.running.add(t.trial_id)
+        self.close_remaining("failed", f"{NOT_PLACED}{reason}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = None

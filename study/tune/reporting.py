@@ -15,7 +15,7 @@ stand-in measures the real machinery:
 4. ``final``: final metrics and artifacts to MLflow (closing the run FINISHED), the last report,
    without a checkpoint: an ended trial is never run again, and the driver removes its checkpoints
    (``study.tune.monitor``), so copying the last one into the study folder would be work thrown away
-   (and, with ``CheckpointConfig(num_to_keep=1)``, one more experiment snapshot Tune forces).
+   (and possibly one more experiment snapshot Tune forces: ``study.driver.tuner.KEEP_CHECKPOINTS``).
 
 Every report carries the trial's time so far by part (``seconds_train``, ``seconds_eval``, …:
 :class:`trainable.timing.TrialTimes`); the reporter counts its own part (``report``) and the
@@ -142,6 +142,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _where() -> dict[str, Any]:
+    """The Ray node this process runs on (its id, address, host name) and its pid."""
+    import socket
+
+    import ray
+
+    ctx = ray.get_runtime_context()
+    return {"node_id": ctx.get_node_id(), "node_ip": ray.util.get_node_ip_address(), "host": socket.gethostname(),
+            "pid": os.getpid()}
+
+
 def _open_run(xs: dict[str, Any], job: dict[str, Any], cfg: TrialConfig, searched: dict[str, Any],
               ctx: Any) -> TrialRun | None:
     """The trial's ``TrialRun`` with its params logged; None without MLflow and without a study folder."""
@@ -244,9 +255,17 @@ class TrialReporter:
         return self.run.run_id if self.run is not None else ""
 
     def replay(self, history: list[dict[str, Any]]) -> None:
-        """Epochs done before a retry or a resume: MLflow gets each exactly once."""
-        if self.run is not None and history:
-            with self.times.part("report"):
+        """Called once by every attempt, first, with the epochs its checkpoint holds (none on a first attempt).
+
+        The record notes where this attempt runs and from which epoch (a trial that failed over to
+        another node says so at the end of the study: ``study.analysis.failover``); epochs done
+        before a retry or a resume go to MLflow, each exactly once.
+        """
+        if self.run is None:
+            return
+        with self.times.part("report"):
+            self.run.log_attempt({**_where(), "from_epoch": len(history)})
+            if history:
                 self.run.log_epochs(history)
 
     def epoch(self, metrics: dict[str, Any], ckpt: Any) -> None:

@@ -6,6 +6,11 @@ Two fixes over the stock searcher:
   value, the last one reported), which makes TPE treat a 1-epoch accuracy as a finished result.
   Here a trial counts as COMPLETE only if its last report says it ran to the end
   (``xs_finished``); otherwise it is told PRUNED, and Optuna keeps its last intermediate value.
+* **One storage write per trial, not per epoch.** Ray reports every epoch's value to Optuna as it
+  comes (an RDB write on the driver's thread, and one more row the constant liar reads back for each
+  running trial at every suggestion). Here the last value is kept in memory and written when the
+  trial ends, which is all that TPE reads of a trial that did not finish (its last intermediate
+  value); ASHA is Tune's scheduler and needs none of it (issue 20: ``bench/scaling.py``).
 * **No trial that cannot finish.** Before a suggestion is handed to Tune (the book's recipes
   too), its cost (epochs × size², ``TrialConfig.cost``) is turned into seconds with the rate
   measured on the trials finished so far — before any has finished, on the epochs the running
@@ -87,6 +92,7 @@ class StudySearch(OptunaSearch):
         self.min_cost: float | None = None  # cheapest configuration seen so far (cost units)
         self.skipped = 0
         self._consecutive_skips = 0
+        self._last_report: dict[str, tuple[int, float]] = {}  # trial id -> (step, value) of its last report
 
     def _optuna_study(self) -> Any:
         """The Optuna study behind the searcher (OptunaSearch opens it in ``__init__`` or ``restore``)."""
@@ -126,12 +132,6 @@ class StudySearch(OptunaSearch):
     def _reports(self) -> dict[str, dict[str, float]]:
         """``running_reports`` (also of a searcher pickled by an older version, which had none)."""
         return self.__dict__.setdefault("running_reports", {})
-
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        super().on_trial_result(trial_id, result)
-        keep = {k: v for k, v in result.items() if k in ("epoch", "size") or k.startswith("seconds_")}
-        if isinstance(keep.get("epoch"), int) and isinstance(keep.get("size"), (int, float)) and not result.get(FINISHED_KEY):
-            self._reports()[trial_id] = keep
 
     def suggest(self, trial_id: str) -> dict | str | None:  # type: ignore[override]  # Searcher.FINISHED is a str
         config = super().suggest(trial_id)
@@ -209,10 +209,26 @@ class StudySearch(OptunaSearch):
             self.say(f"search: not starting a trial: {reason}")
 
     # -- truthful completion --------------------------------------------------------------------
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """An epoch's report: its times kept for admission (a running trial's pace, before any has finished),
+        its value kept in memory; Optuna gets the last value when the trial ends (``on_trial_complete``)."""
+        keep = {k: v for k, v in result.items() if k in ("epoch", "size") or k.startswith("seconds_")}
+        if isinstance(keep.get("epoch"), int) and isinstance(keep.get("size"), (int, float)) and not result.get(FINISHED_KEY):
+            self._reports()[trial_id] = keep
+        if isinstance(self.metric, list) or trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            return
+        if not isinstance(result.get(self.metric), (int, float)):
+            return  # an epoch without a validation pass (eval_every): no value to keep
+        from ray.tune.result import TRAINING_ITERATION
+
+        reports = self.__dict__.setdefault("_last_report", {})  # a searcher pickled before this attribute existed
+        reports[trial_id] = (int(result[TRAINING_ITERATION]), float(result[self.metric]))
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         self._reports().pop(trial_id, None)
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
+        last = self.__dict__.setdefault("_last_report", {}).pop(trial_id, None)
         if result and not error and result.get(FINISHED_KEY):
             if "time_total_s" in result and result.get("cost"):
                 self.seconds_per_cost.append(float(result["time_total_s"]) / float(result["cost"]))
@@ -226,9 +242,10 @@ class StudySearch(OptunaSearch):
 
         ot_trial = self._ot_trials[trial_id]
         state = optuna.trial.TrialState.FAIL if error else optuna.trial.TrialState.PRUNED
-        # A PRUNED trial's value is its last intermediate value, which on_trial_result
-        # reported to Optuna at every epoch (single objective).
+        # A PRUNED trial's value is its last intermediate value (single objective): reported now.
         try:
+            if last is not None and not error:
+                ot_trial.report(last[1], last[0])
             self._optuna_study().tell(ot_trial, state=state)
         except Exception as e:  # a trial already told (e.g. after a restore): keep going
             log.warning("optuna: could not record trial %s as %s: %s", trial_id, state.name, e)

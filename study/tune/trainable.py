@@ -25,9 +25,8 @@ def train_trial(config: dict[str, Any]) -> None:
     from trainable.train import TrialStopped, run_trial
 
     with TrialReporter.open(config, entered=entered) as report:
-        last = latest_checkpoint(report.work)
-        if last is not None:  # epochs done before a retry: make sure MLflow has each exactly once
-            report.replay(load_checkpoint(last)["history"])
+        last = latest_checkpoint(report.work)  # epochs done before a retry: MLflow gets each exactly once
+        report.replay(load_checkpoint(last)["history"] if last is not None else [])
         try:
             result = run_trial(report.cfg, on_epoch=report.epoch, checkpoint_dir=report.work,
                                should_stop=report.should_stop, times=report.times)

@@ -19,7 +19,7 @@ from dashboards.panels import (
     tta_info,
 )
 from dashboards.panels.cost import pareto
-from tests.dashboards.builders import tables, trial, with_optuna
+from tests.dashboards.builders import T0, tables, trial, with_optuna
 
 
 def _confirm(label: str, values: list[float]) -> list:
@@ -216,6 +216,29 @@ def test_timeline_draws_each_phase_deadline_with_an_ablation_share() -> None:
     info = timeline_info(tables(search, summary={}, budget_s=600.0, confirm_share=0.3, ablation_share=0.3))
     assert dict(info.deadlines) == {"search deadline": pytest.approx(240.0), "confirmation deadline": pytest.approx(420.0),
                                     "budget end": pytest.approx(600.0)}
+
+
+def test_timeline_marks_a_trial_that_failed_over_where_its_new_attempt_began() -> None:
+    from dataclasses import replace
+
+    from dashboards.render.timeline import timeline_figures, timeline_note
+
+    lost = replace(trial("train_trial_lost", 0.6, start=0, duration=20), attempts=(
+        {"node_id": "aaaa1111", "node_ip": "10.0.0.3", "from_epoch": 0, "time": (T0 + 0) * 1000},
+        {"node_id": "bbbb2222", "node_ip": "10.0.0.2", "from_epoch": 2, "time": (T0 + 12) * 1000}))
+    gone = trial("train_trial_gone", None, start=2, outcome="failed")
+    gone = replace(gone, error="could not be placed: no live node has 1 GPU for a trial")
+    info = timeline_info(tables([lost, trial("train_trial_calm", 0.5, start=0), gone], summary={}))
+    (mark,) = info.restarts
+    assert mark.restart.trial == "train_trial_lost" and mark.at_s == pytest.approx(12.0)
+    assert mark.slot == next(b.slot for b in info.bars if b.name == "train_trial_lost")
+    assert mark.restart.from_node == "10.0.0.3 (node aaaa1111)" and mark.restart.resumed_after_epoch == 2
+    assert info.nodes.not_placed == ("train_trial_gone",)
+    note = timeline_note(info)
+    assert "1 trial(s) failed over to another node" in note and "1 trial(s) could not be placed" in note
+    (fig,) = timeline_figures(info)
+    (diamonds,) = [t for t in fig.data if t.name == "failed over"]
+    assert list(diamonds.x) == [pytest.approx(12.0)] and "resumed after epoch 2" in diamonds.text[0]
 
 
 # -- 8. history ------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from study.common.folder import tracking_uri_of
+from study.driver.tuner import KEEP_CHECKPOINTS
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
@@ -57,7 +58,7 @@ def _journal(study: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0) -> set[str]:
+def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0, checkpoint: int = 1) -> set[str]:
     """Until a trial has finished and another is running with an early epoch checkpoint (work left); those."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -67,7 +68,9 @@ def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0)
         # has taken the previous one, so once checkpoint_000001 is on disk the driver has recorded
         # checkpoint_000000 (a SIGKILL can only lose work the driver has not recorded), and one
         # epoch is still to go.
-        running = {p.parent.name for p in (study / "ray" / "search").glob("*/checkpoint_000001")} - set(done)
+        # A graceful stop (SIGINT) saves what the driver has recorded at its end: there checkpoint_000000
+        # is enough, and leaves two epochs to go, so that the trial cannot finish while the study stops.
+        running = {p.parent.name for p in (study / "ray" / "search").glob(f"*/checkpoint_{checkpoint:06d}")} - set(done)
         if done and running:
             return running
         time.sleep(0.3)
@@ -101,10 +104,10 @@ def _check_records(study: Path, name: str, interrupted: set[str], first_session_
         res = journal[tid]["result"]
         assert res["iterations_since_restore"] < res["training_iteration"], f"trial {tid} started over instead of resuming"
 
-    # Disk: Tune keeps one checkpoint per trial (CheckpointConfig(num_to_keep=1)).
+    # Disk: Tune keeps at most KEEP_CHECKPOINTS checkpoints per trial (CheckpointConfig(num_to_keep)).
     for trial_dir in (study / "ray" / "search").iterdir():
         if trial_dir.is_dir():
-            assert len(list(trial_dir.glob("checkpoint_*"))) <= 1, trial_dir
+            assert len(list(trial_dir.glob("checkpoint_*"))) <= KEEP_CHECKPOINTS, trial_dir
 
     # Optuna: nothing RUNNING; each of the book's recipes (enqueued seed points) ran to an end exactly
     # once. A trial the killed driver had just asked for (after the searcher's last save) is lost
@@ -155,7 +158,7 @@ def test_driver_stopped_mid_study_then_resumed(sig: signal.Signals, small_data: 
     t0 = time.time()
     first = _start(["launch", "--space", str(spec), "--root", str(root)], tmp_path / "launch.log")
     try:
-        interrupted = _wait_mid_study(study, first)
+        interrupted = _wait_mid_study(study, first, checkpoint=0 if sig == signal.SIGINT else 1)
         os.kill(first.pid, sig)
         first_session_s = time.time() - t0 - 15  # less the start-up before the study's clock began (generous)
         rc = first.wait(timeout=120)
@@ -168,6 +171,8 @@ def test_driver_stopped_mid_study_then_resumed(sig: signal.Signals, small_data: 
         assert not (study / "summary.json").exists()
     else:
         assert rc == -signal.SIGKILL
+    interrupted -= set(_journal(study))  # a trial whose last report came in while the study stopped has ended
+    assert interrupted, "no trial was left mid-epoch by the interruption"
 
     again = _start(["resume", name, "--root", str(root)], tmp_path / "resume.log")
     try:

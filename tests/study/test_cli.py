@@ -56,6 +56,7 @@ def test_importing_the_cli_imports_no_heavy_library() -> None:
     (["launch", "--space", "/nonexistent.toml"], "/nonexistent.toml"),
     (["launch", "--gpus", "8"], "--gpus 8 but this machine has 0"),
     (["launch", "--cpus-per-trial", "0"], "--cpus-per-trial must be in (0, 1024], got 0"),
+    (["launch", "--node-wait", "a while"], "--node-wait 'a while'"),
     (["ui", "missing-study", "--root", "/nonexistent"], "no study 'missing-study'"),
 ])
 def test_bad_input_exits_2_with_a_message(args, needle, tmp_path, capsys):

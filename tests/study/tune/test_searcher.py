@@ -34,6 +34,7 @@ def test_stopped_trial_is_pruned_with_its_last_value_and_finished_is_complete():
         s.on_trial_result("a", {OBJECTIVE_KEY: acc, "training_iteration": step, FINISHED_KEY: False})
         s.on_trial_result("b", {OBJECTIVE_KEY: acc / 2, "training_iteration": step, FINISHED_KEY: False})
     s.on_trial_result("a", {OBJECTIVE_KEY: 0.5, "training_iteration": 3, FINISHED_KEY: True})
+    assert [t.intermediate_values for t in s._ot_study.trials] == [{}, {}], "no storage write per epoch"
     s.on_trial_complete("a", {OBJECTIVE_KEY: 0.5, "training_iteration": 3, FINISHED_KEY: True, "time_total_s": 10.0, "cost": 0.1})
     # b was stopped by the scheduler after epoch 2: its last report is not final
     s.on_trial_complete("b", {OBJECTIVE_KEY: 0.15, "training_iteration": 2, FINISHED_KEY: False})
@@ -41,6 +42,7 @@ def test_stopped_trial_is_pruned_with_its_last_value_and_finished_is_complete():
     assert trials[0].state == optuna.trial.TrialState.COMPLETE and trials[0].value == pytest.approx(0.5)
     assert trials[1].state == optuna.trial.TrialState.PRUNED
     assert trials[1].value == pytest.approx(0.15)  # its last intermediate value
+    assert trials[1].intermediate_values == {2: pytest.approx(0.15)}  # written once, at its end
     assert s.seconds_per_cost == [pytest.approx(100.0)]
 
 

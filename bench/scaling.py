@@ -1,0 +1,367 @@
+"""Scaling, simulated: a Ray cluster that declares 64 GPUs (`ray start --head --num-gpus 64`; nothing
+uses them), studies of the sleeping stand-in (``study.testing.stand_in:paced_trial``: the real
+reporting path, epochs of ``--epoch-s`` seconds) through the real driver (``study.driver.launch``),
+its Optuna storage and MLflow (the study folder's SQLite store, sent by the driver from the records).
+
+For each (concurrent trials, trials) case, in a fresh driver process:
+
+* **slot wait**: the share of the search's slot-time in which a slot had no trial while the
+  searcher still had trials to start (a slot waiting on the driver: its loop, Optuna, MLflow,
+  Ray's actor start); the ramp-up (from the search's start to each slot's first trial) apart.
+  Goal (issue 20): at most 5 % up to 64 concurrent trials and 1,000 trials;
+* **driver CPU per trial**: the driver process's CPU seconds during the search / trials;
+* **suggest**: Optuna's suggestion (``StudySearch.suggest``, TPE multivariate with the constant
+  liar) median and last-tenth median, and the searcher's other storage calls per trial;
+* **writes**: bytes the driver wrote during the search (``/proc/self/io``), the study folder's size
+  and files at the end;
+* **memory**: the Ray workers' and the driver's resident memory at the peak.
+
+    .venv/bin/python bench/scaling.py [--quick] [--cases 8x100,64x1000] [--epochs 4] [--epoch-s 1] [--out FILE]
+        [--json FILE] [--plot FILE.png] [--profile FILE]
+
+A case is ``SLOTSxTRIALS``; slots are set by ``--gpus-per-trial 64/SLOTS``. Everything shares this
+machine's CPUs with 64 sleeping trial processes: the driver's figures are a ceiling for a real head
+node. Results: ``bench/results/scaling_cpu.txt`` (and ``.json``, ``.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+GOAL = 0.05  # slots waiting on the driver, share of the search's slot-time
+GPUS = 64
+
+
+def study_file(folder: Path, data: Path, trials: int, epochs: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "study.toml"
+    path.write_text(f"""
+name = "scale"
+seed = 0
+[base]
+preset = "tiny"
+data = "{data}"
+data_dir = "{folder / 'cache'}"
+epochs = {epochs}
+[budget]
+time = "4h"
+max_trials = {trials}
+confirm_top = 0
+[early_stopping]
+scheduler = "none"
+[search]
+lr = {{ float = [1e-3, 1e-2], log = true }}
+mixup = {{ choice = [false, true] }}
+label_smoothing = {{ float = [0.0, 0.2] }}
+tta_n = {{ int = [0, 2] }}
+""")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------
+# One case, in its own driver process
+# ------------------------------------------------------------------------------------------------
+
+
+class _Timer:
+    """Wall seconds of each call of a method (the bench's own instrumentation, in the driver process)."""
+
+    def __init__(self, cls: Any, name: str) -> None:
+        self.cls, self.name, self.real, self.seconds = cls, name, getattr(cls, name), []
+
+        def timed(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return self.real(obj, *args, **kwargs)
+            finally:
+                self.seconds.append(time.perf_counter() - t)
+
+        setattr(cls, name, timed)
+
+
+def _rss_sampler(stop: threading.Event, peak: dict[str, float], head_pid: int) -> None:
+    """The peak resident memory of the cluster's processes (the head's raylet, its workers) and of this driver."""
+    import psutil
+
+    me = psutil.Process()
+    while not stop.wait(2.0):
+        workers = 0.0
+        try:
+            procs = psutil.Process(head_pid).children(recursive=True)
+        except psutil.Error:
+            procs = []
+        for p in procs:
+            try:
+                workers += p.memory_info().rss
+            except psutil.Error:
+                continue
+        peak["workers"] = max(peak.get("workers", 0.0), workers)
+        peak["driver"] = max(peak.get("driver", 0.0), me.memory_info().rss)
+
+
+def _write_bytes() -> int:
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _slot_wait(spans: list[tuple[float, float]], t0: float, t1: float, slots: int) -> dict[str, float]:
+    """Pack trial spans into slots (first free one); the idle slot-time while trials were still to start."""
+    spans = sorted(spans)
+    last_start = spans[-1][0] if spans else t1
+    lanes: list[float] = []  # each lane's end
+    ramp = wait = 0.0
+    for start, end in spans:
+        free = next((i for i, e in enumerate(lanes) if e <= start + 1e-3), None)
+        if free is None and len(lanes) < slots:
+            ramp += start - t0
+            lanes.append(end)
+            continue
+        if free is None:  # more overlap than slots (clock noise): take the lane that ends first
+            free = min(range(len(lanes)), key=lambda i: lanes[i])
+        wait += max(0.0, min(start, last_start) - lanes[free])
+        lanes[free] = end
+    ramp += max(0, slots - len(lanes)) * (last_start - t0)  # slots never used while trials were to start
+    slot_time = slots * (t1 - t0)
+    busy = sum(e - s for s, e in spans)
+    return {"wait_share": wait / slot_time, "ramp_share": ramp / slot_time, "busy_share": busy / slot_time}
+
+
+def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, trials: int, epochs: int,
+             epoch_s: float) -> dict[str, Any]:
+    os.environ["XRESNET_STUDY_TEST_TRAINABLE"] = "study.testing.stand_in:paced_trial"
+    import study.driver.search as runner
+    from study.driver.launch import LaunchOptions, launch
+    from study.tune.searcher import StudySearch
+
+    spec = study_file(folder / "spec", data, trials, epochs)
+    opts = LaunchOptions(space=str(spec), root=str(folder / "studies"), address=address, gpus_per_trial=GPUS / slots,
+                         status_every_s=30.0)
+    timers = {n: _Timer(StudySearch, n) for n in ("suggest", "on_trial_result", "on_trial_complete")}
+    seen: dict[str, Any] = {}
+    real_search = runner.run_search
+
+    def timed_search(*args: Any, **kwargs: Any) -> Any:
+        seen.update(start=time.time(), cpu=time.process_time(), wrote=_write_bytes())
+        try:
+            return real_search(*args, **kwargs)
+        finally:
+            seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=_write_bytes())
+
+    runner.run_search = timed_search
+    stop, peak = threading.Event(), {}
+    sampler = threading.Thread(target=_rss_sampler, args=(stop, peak, head_pid), daemon=True)
+    sampler.start()
+    profiler = None
+    if os.environ.get("XS_SCALING_PROFILE"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    try:
+        summary = launch(opts)
+    finally:
+        stop.set()
+        runner.run_search = real_search
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.environ["XS_SCALING_PROFILE"])
+    study = Path(summary["folder"])
+    from study.tracking.records import read_records
+
+    spans = []
+    for state in read_records(study):
+        if state.attempts and state.end is not None:
+            t_end = max([*state.times.values(), state.final_time]) / 1000.0
+            spans.append((state.attempts[0]["time"] / 1000.0, t_end))
+    t0, t1 = seen["start"], seen["end"]
+    shares = _slot_wait(spans, t0, t1, slots)
+    suggest = timers["suggest"].seconds
+    tenth = suggest[-max(1, len(suggest) // 10):]
+    files = [p for p in study.rglob("*") if p.is_file()]
+    n = len(spans)
+    return {
+        "slots": slots, "trials": n, "asked": trials, "epochs": epochs, "epoch_s": epoch_s, "counts": summary["counts"],
+        "search_s": t1 - t0, "ideal_s": n * epochs * epoch_s / slots, **shares,
+        "driver_cpu_per_trial_s": (seen["cpu_end"] - seen["cpu"]) / max(n, 1),
+        "suggest_median_ms": 1000 * statistics.median(suggest) if suggest else float("nan"),
+        "suggest_last_tenth_ms": 1000 * statistics.median(tenth) if tenth else float("nan"),
+        "suggest_calls": len(suggest),
+        "searcher_other_ms_per_trial": 1000 * (sum(timers["on_trial_result"].seconds) + sum(timers["on_trial_complete"].seconds)) / max(n, 1),
+        "driver_wrote_mb": (seen["wrote_end"] - seen["wrote"]) / 2**20,
+        "folder_mb": sum(p.stat().st_size for p in files) / 2**20, "folder_files": len(files),
+        "workers_rss_gb": peak.get("workers", 0.0) / 2**30, "driver_rss_gb": peak.get("driver", 0.0) / 2**30,
+        "load_before": os.getloadavg()[0],
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# The cluster, the cases, the table
+# ------------------------------------------------------------------------------------------------
+
+
+def start_cluster(folder: Path, epoch_s: float) -> tuple[str, subprocess.Popen]:
+    from study.testing.servers import free_port
+
+    port = free_port()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "XRESNET_STUDY_TEST_EPOCH_S": str(epoch_s)}
+    ray = str(Path(sys.executable).with_name("ray"))
+    temp = tempfile.mkdtemp(prefix="rs", dir="/tmp")
+    proc = subprocess.Popen([ray, "start", "--head", f"--port={port}", f"--num-gpus={GPUS}", f"--num-cpus={GPUS}",
+                             "--node-ip-address=127.0.0.2", "--include-dashboard=false", f"--temp-dir={temp}", "--block"],
+                            stdout=(folder / "ray-head.log").open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    address = f"127.0.0.2:{port}"
+    for _ in range(120):
+        if subprocess.run([ray, "status", f"--address={address}"], capture_output=True, env=env).returncode == 0:
+            return address, proc
+        time.sleep(1)
+    stop_cluster(proc)
+    raise RuntimeError("the ray head did not come up: " + (folder / "ray-head.log").read_text()[-2000:])
+
+
+def stop_cluster(proc: subprocess.Popen) -> None:
+    import psutil
+
+    try:
+        procs = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (f"{'slots':>5} {'trials':>6} {'search':>8} {'ideal':>7} {'busy':>5} {'ramp':>5} {'WAIT':>5} {'drv cpu/trial':>13} "
+            f"{'suggest p50':>11} {'last 10%':>8} {'searcher/trial':>14} {'drv wrote':>9} {'folder':>12} {'cluster RSS':>11} {'load':>5}")
+    lines = [head]
+    for r in rows:
+        verdict = "" if r["wait_share"] <= GOAL else "  > goal"
+        lines.append(
+            f"{r['slots']:>5} {r['trials']:>6} {r['search_s']:>7.0f}s {r['ideal_s']:>6.0f}s {r['busy_share']:>5.0%} {r['ramp_share']:>5.0%} "
+            f"{r['wait_share']:>5.1%} {r['driver_cpu_per_trial_s']:>12.3f}s {r['suggest_median_ms']:>9.0f}ms "
+            f"{r['suggest_last_tenth_ms']:>6.0f}ms {r['searcher_other_ms_per_trial']:>12.0f}ms {r['driver_wrote_mb']:>7.1f}MB "
+            f"{r['folder_mb']:>5.0f}MB/{r['folder_files']:<5} {r['workers_rss_gb']:>9.1f}GB {r['load_before']:>5.1f}{verdict}")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for slots in sorted({r["slots"] for r in rows}):
+        rs = sorted((r for r in rows if r["slots"] == slots), key=lambda r: r["trials"])
+        x = [r["trials"] for r in rs]
+        axes[0].plot(x, [100 * r["wait_share"] for r in rs], "o-", label=f"{slots} at once")
+        axes[1].plot(x, [1000 * r["driver_cpu_per_trial_s"] for r in rs], "o-", label=f"{slots} at once")
+        axes[2].plot(x, [r["suggest_last_tenth_ms"] for r in rs], "o-", label=f"{slots} at once")
+    axes[0].axhline(100 * GOAL, ls="--", c="k", lw=1)
+    axes[0].set(title="slots waiting on the driver (% of slot-time)", xlabel="trials in the study", ylabel="%")
+    axes[1].set(title="driver CPU per trial", xlabel="trials in the study", ylabel="ms")
+    axes[2].set(title="Optuna suggestion (last tenth of the study)", xlabel="trials in the study", ylabel="ms")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="cases 8x40,64x128 (a few minutes)")
+    ap.add_argument("--cases", default="8x100,64x100,8x300,64x300,64x1000", help="SLOTSxTRIALS, comma-separated")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epoch-s", type=float, default=1.0, help="s of sleep per epoch of a trial")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--plot", type=Path)
+    ap.add_argument("--profile", type=Path, help="cProfile the (last) case's driver into FILE")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: SLOTSxTRIALS in this process
+    ap.add_argument("--address", help=argparse.SUPPRESS)
+    ap.add_argument("--head-pid", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        slots, trials = (int(v) for v in args.one.split("x"))
+        row = run_case(args.address, args.head_pid, args.data, args.folder, slots, trials, args.epochs, args.epoch_s)
+        (args.folder / "row.json").write_text(json.dumps(row))
+        return
+
+    cases = "8x40,64x128" if args.quick else args.cases
+    from trainable.data import ensure_embedded
+
+    root = Path(tempfile.mkdtemp(prefix="xs-scale-", dir="/tmp"))
+    data = ensure_embedded(root / "data", train_per_class=4, valid_per_class=2)
+    address, head = start_cluster(root, args.epoch_s)
+    path = [str(Path(__file__).resolve().parents[1])] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": os.pathsep.join(path)}
+    if args.profile:
+        env["XS_SCALING_PROFILE"] = str(args.profile.resolve())
+    env["RAY_AUTH_MODE"] = "token"  # the bench imports study.driver.search (and so ray) before launch can choose it
+    rows = []
+    print(f"scaling: a cluster declaring {GPUS} GPUs at {address}; trials of {args.epochs} x {args.epoch_s:g} s; "
+          f"{os.cpu_count()} CPUs", flush=True)
+    try:
+        for case in cases.split(","):
+            folder = root / case
+            folder.mkdir()
+            cmd = [sys.executable, __file__, "--one", case, "--address", address, "--head-pid", str(head.pid), "--data", str(data),
+                   "--folder", str(folder),
+                   "--epochs", str(args.epochs), "--epoch-s", str(args.epoch_s)]
+            with open(folder / "driver.log", "w") as log:
+                done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            if done.returncode != 0:
+                print(f"case {case} failed (exit {done.returncode}); see {folder / 'driver.log'}", flush=True)
+                continue
+            row = json.loads((folder / "row.json").read_text())
+            rows.append(row)
+            print(table([row]).splitlines()[-1], flush=True)
+    finally:
+        stop_cluster(head)
+    text = "\n".join([
+        f"scaling (issue 20): a Ray cluster declaring {GPUS} GPUs (one head, `ray start --num-gpus {GPUS}`), "
+        f"study.testing.stand_in:paced_trial ({args.epochs} epochs x {args.epoch_s:g} s), the real driver, Optuna (SQLite), "
+        f"MLflow (the folder's SQLite, sent by the driver); {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "busy: slot-time in trials; ramp: slot-time before each slot's first trial; WAIT: slot-time idle while trials were "
+        f"still to start (goal <= {GOAL:.0%}); drv cpu/trial: the driver's CPU s during the search per trial; suggest: "
+        "StudySearch.suggest (median, and of the last tenth); searcher/trial: its on_trial_result + on_trial_complete; "
+        "drv wrote: bytes the driver wrote in the search; folder: the study folder at the end; load: 1-min load average before",
+        "", table(rows)])
+    print("\n" + text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    if args.plot and rows:
+        plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()
