@@ -81,9 +81,11 @@ def run_confirmations(spec: StudySpec, rt: Runtime, done: Outcomes) -> ConfirmOu
 def _deadline_phase(spec: StudySpec, design: Design, rt: Runtime) -> str:
     """Whose deadline the confirmation keeps: its own, or the ablation's when no ablation could train.
 
-    Only a winner that combines techniques has an ablation to train (a recipe's comparison with
-    the baseline is its ablation already, and TTA's variant is evaluation-only), so the ablation's
-    share is kept only when a compared configuration that is not a recipe switches on two or more.
+    The ablation's share is kept only when a compared configuration that is not a recipe switches
+    on two or more techniques that need training: a recipe's comparison with the baseline is its
+    ablation already, TTA's variant is evaluation-only, and a single trained technique is what the
+    technique table measures alone, on more seeds. Otherwise the ablation runs in whatever the
+    confirmation leaves.
     """
     from study.analysis.ablation import needs_training
 
@@ -93,8 +95,8 @@ def _deadline_phase(spec: StudySpec, design: Design, rt: Runtime) -> str:
     if spec.budget.ablation_share > 0 and combined:
         return "confirm"
     if spec.budget.ablation_share > 0:
-        rt.say("confirm: no compared configuration combines techniques, so the ablation would train nothing; "
-               "the confirmation may use its time")
+        rt.say("confirm: no compared configuration combines two techniques that need training (the technique table "
+               "measures each alone), so the confirmation may use the ablation's time")
     return "ablation"
 
 
