@@ -58,6 +58,23 @@ def _journal(study: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _saved_by_tune(study: Path) -> set[str]:
+    """The trials that Tune's newest experiment snapshot knows with a reported checkpoint (what a restore can resume)."""
+    states = sorted((study / "ray" / "search").glob("experiment_state-*.json"))
+    if not states:
+        return set()
+    try:
+        data = json.loads(states[-1].read_text())
+    except (OSError, ValueError):  # being replaced: the next poll reads it
+        return set()
+    saved = set()
+    for trial, meta in data.get("trial_data", []):
+        trial, meta = (json.loads(x) if isinstance(x, str) else x for x in (trial, meta))
+        if (meta.get("last_result") or {}).get("training_iteration"):
+            saved.add(trial["trial_id"])
+    return saved
+
+
 def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0, checkpoint: int = 1) -> set[str]:
     """Until a trial has finished and another is running with an early epoch checkpoint (work left); those."""
     deadline = time.time() + timeout
@@ -65,13 +82,18 @@ def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0,
         assert proc.poll() is None, "the study ended before it could be interrupted"
         done = _journal(study)
         # A trial's report blocks until the driver has taken the previous one, so once checkpoint_000001
-        # is on disk the driver has recorded checkpoint_000000 (a SIGKILL can only lose work the driver
-        # has not recorded), and with 3 epochs one is still to go.
+        # is on disk the driver has taken checkpoint_000000, and with 3 epochs one is still to go. A SIGKILL
+        # keeps only what Tune's experiment snapshot holds, and Tune snapshots now and then, not at every
+        # report (study.driver.tuner.KEEP_CHECKPOINTS): a trial started since the last snapshot is unknown
+        # to the restore and runs again from its start (CI, 2026-12-05), so the SIGKILL case waits for a
+        # trial the snapshot has.
         # A graceful stop (SIGINT) saves what the driver has recorded at its end: there checkpoint_000000
         # is enough. Tune goes on taking reports while it stops, and a tiny epoch takes well under a
         # second: with 3 epochs the two left were done before the stop ended (CI, 2026-12-04), so the
         # SIGINT case trains 8 epochs, seven to go.
         running = {p.parent.name for p in (study / "ray" / "search").glob(f"*/checkpoint_{checkpoint:06d}")} - set(done)
+        if checkpoint > 0:
+            running &= _saved_by_tune(study)
         if done and running:
             return running
         time.sleep(0.3)

@@ -54,6 +54,8 @@ def test_the_ablation_recovers_the_planted_techniques(ray_session, small_data: P
     for technique, effect in (("normalization", PLANTED["normalization"]), ("mixup", PLANTED["mixup"])):
         assert table[technique]["verdict"] == "helped", table[technique]
         assert table[technique]["decision"]["difference"] == pytest.approx(effect, abs=0.004)
+    for technique in ("progressive resizing", "test-time augmentation", "label smoothing"):  # not in this space: a row that says so
+        assert table[technique]["verdict"] == "not compared" and "cannot switch it on" in table[technique]["why_not"], table[technique]
     winner = conf["configs"][ab["winner"]]["config"]
     assert winner["normalize"] == "dataset" and winner["mixup_alpha"] not in (0.0, 0.4), "the search found the planted winner"
     assert conf["beats_baseline"] is True and conf["p_adjusted"] < 0.05 and conf["level"] == 0.95
