@@ -85,7 +85,7 @@ def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0,
         # is on disk the driver has taken checkpoint_000000, and with 3 epochs one is still to go. A SIGKILL
         # keeps only what Tune's experiment snapshot holds, and Tune snapshots now and then, not at every
         # report (study.driver.tuner.KEEP_CHECKPOINTS): a trial started since the last snapshot is unknown
-        # to the restore and runs again from its start (CI, 2026-12-05), so the SIGKILL case waits for a
+        # to the restore, and the search starts another in its place (CI, 2026-12-05), so the SIGKILL case waits for a
         # trial the snapshot has.
         # A graceful stop (SIGINT) saves what the driver has recorded at its end: there checkpoint_000000
         # is enough. Tune goes on taking reports while it stops, and a tiny epoch takes well under a
