@@ -49,7 +49,7 @@ def test_default_spec_has_the_chapter():
     assert [p.name for p in spec.params] == DEFAULT_PARAMS  # file order is already dependency order
     # the README demo (issues 12, 19): 10 minutes, most of it after the search for the technique table, an ablation phase
     assert spec.budget.time_s == 600.0
-    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.45, 1, 3)
+    assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.5, 1, 3)
     assert spec.budget.ablation_share == 0.15 and spec.level == 0.95
     assert [(o.metric, o.direction) for o in spec.objectives] == [("accuracy", "maximize")]
     assert spec.early_stopping.scheduler == "asha" and spec.early_stopping.time_attr == "epoch"
