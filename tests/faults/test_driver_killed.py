@@ -75,24 +75,26 @@ def _saved_by_tune(study: Path) -> set[str]:
     return saved
 
 
-def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0, checkpoint: int = 1) -> set[str]:
+def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0, snapshot: bool = True) -> set[str]:
     """Until a trial has finished and another is running with an early epoch checkpoint (work left); those."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         assert proc.poll() is None, "the study ended before it could be interrupted"
         done = _journal(study)
         # A trial's report blocks until the driver has taken the previous one, so once checkpoint_000001
-        # is on disk the driver has taken checkpoint_000000, and with 3 epochs one is still to go. A SIGKILL
-        # keeps only what Tune's experiment snapshot holds, and Tune snapshots now and then, not at every
-        # report (study.driver.tuner.KEEP_CHECKPOINTS): a trial started since the last snapshot is unknown
-        # to the restore, and the search starts another in its place (CI, 2026-12-05), so the SIGKILL case waits for a
-        # trial the snapshot has.
-        # A graceful stop (SIGINT) saves what the driver has recorded at its end: there checkpoint_000000
-        # is enough. Tune goes on taking reports while it stops, and a tiny epoch takes well under a
-        # second: with 3 epochs the two left were done before the stop ended (CI, 2026-12-04), so the
-        # SIGINT case trains 8 epochs, seven to go.
-        running = {p.parent.name for p in (study / "ray" / "search").glob(f"*/checkpoint_{checkpoint:06d}")} - set(done)
-        if checkpoint > 0:
+        # is on disk the driver has taken checkpoint_000000: the trial has a checkpoint Tune knows of.
+        # checkpoint_000000 on disk alone is not enough: a stop that comes before the driver took it
+        # restarts the trial in Tune's eyes (the trainable still finds its checkpoint in its scratch folder,
+        # so iterations_since_restore counts every epoch; CI, 2026-12-05).
+        # A SIGKILL keeps only what Tune's experiment snapshot holds, and Tune snapshots now and then, not
+        # at every report (study.driver.tuner.KEEP_CHECKPOINTS): a trial started since the last snapshot
+        # is unknown to the restore, and the search starts another in its place (CI, 2026-12-05), so the
+        # SIGKILL case waits for a trial the snapshot has. A graceful stop (SIGINT) saves what the driver
+        # has recorded at its end. Tune goes on taking reports while it stops, and a tiny epoch takes well
+        # under a second: with 3 epochs the ones left were done before the stop ended (CI, 2026-12-04),
+        # so the SIGINT case trains 8 epochs.
+        running = {p.parent.name for p in (study / "ray" / "search").glob("*/checkpoint_000001")} - set(done)
+        if snapshot:
             running &= _saved_by_tune(study)
         if done and running:
             return running
@@ -183,7 +185,7 @@ def test_driver_stopped_mid_study_then_resumed(sig: signal.Signals, small_data: 
     t0 = time.time()
     first = _start(["launch", "--space", str(spec), "--root", str(root)], tmp_path / "launch.log")
     try:
-        interrupted = _wait_mid_study(study, first, checkpoint=0 if sig == signal.SIGINT else 1)
+        interrupted = _wait_mid_study(study, first, snapshot=sig == signal.SIGKILL)
         os.kill(first.pid, sig)
         first_session_s = time.time() - t0 - 15  # less the start-up before the study's clock began (generous)
         rc = first.wait(timeout=120)
