@@ -347,7 +347,7 @@ def main() -> None:
         stop_cluster(head)
     text = "\n".join([
         f"scaling (issue 20): a Ray cluster declaring {GPUS} GPUs (one head, `ray start --num-gpus {GPUS}`), "
-        f"study.testing.stand_in:paced_trial ({args.epochs} epochs x {args.epoch_s:g} s), the real driver, Optuna (SQLite), "
+        f"study.testing.stand_in:paced_trial ({args.epochs} epochs x {args.epoch_s:g} s), the real driver, Optuna (its JournalStorage file), "
         f"MLflow (the folder's SQLite, sent by the driver); {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "busy: slot-time in trials; ramp: slot-time before each slot's first trial; WAIT: slot-time idle while trials were "
         f"still to start (goal <= {GOAL:.0%}); drv cpu/trial: the driver's CPU s during the search per trial; suggest: "

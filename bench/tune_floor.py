@@ -10,8 +10,8 @@ prescribes (Ray Tune with reused actors, Optuna) is known:
 * ``checkpoints``: the same, with a small checkpoint on every report (as the study's trials do, for
   retries and resume; ``CheckpointConfig(num_to_keep=1)``);
 * ``optuna``: the same, with checkpoints and ``OptunaSearch`` (in-memory storage, TPE);
-* ``optuna-sqlite``: the same, with the Optuna study in an RDB storage (SQLite in WAL mode), as
-  the issue prescribes and the study does;
+* ``optuna-sqlite``: the same, with the Optuna study in an RDB storage (SQLite), as study folders
+  kept it before format 4 (the study now keeps a ``JournalStorage`` file: docs/SCALING.md);
 * ``optuna-sqlite-cb``: the same, with one Tune ``Callback`` that does nothing. Any study that
   watches its trials passes one, and then Ray Tune 2.60 imports its MLflow, W&B, Comet and Aim
   integrations to count the callbacks for its usage tags, usage stats off or not (``tune.run`` ->
@@ -77,15 +77,12 @@ def one(case: str, trials: int) -> dict[str, float]:
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        from study.common.files import sqlite_wal
-
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     t_search = time.perf_counter()
     if case.startswith("optuna"):
         kwargs = {}
         if case.startswith("optuna-sqlite"):
             db = Path(storage) / "optuna.db"
-            sqlite_wal(db)
             kwargs = {"storage": optuna.storages.RDBStorage(f"sqlite:///{db}"), "study_name": "floor"}
         search_alg = OptunaSearch(metric="acc", mode="max", sampler=optuna.samplers.TPESampler(seed=0), **kwargs)
     tuner = tune.Tuner(

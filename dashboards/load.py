@@ -3,7 +3,7 @@
 The trial records (``records/*.jsonl``) are the source of truth — the dashboard works while
 MLflow is down, and shows whatever exists of a study that is still running or was interrupted.
 The outcome journals (``trials-<phase>.jsonl``) add the driver's verdict, ``summary.json`` the
-study's answer (``confirm.json`` the confirmation's, before there is a summary), ``optuna.db``
+study's answer (``confirm.json`` the confirmation's, before there is a summary), ``optuna.journal``
 the sampler's view (for importance and the trials not started), ``study.json``, ``study.toml``
 and ``budget.json`` what the study is and its clock. Any of them but ``study.json`` may be
 missing; what cannot be read becomes a note, never an error.
@@ -36,6 +36,8 @@ def load_study(study_dir: str | Path) -> StudyTables:
 
     Raises ``UsageError`` when ``study_dir`` is not a study folder (no readable ``study.json``).
     """
+    from study.tune.optuna_store import OPTUNA_FILE
+
     folder = Path(study_dir)
     record = _study_record(folder)
     notes: list[str] = []
@@ -44,7 +46,7 @@ def load_study(study_dir: str | Path) -> StudyTables:
     trials = _trials(folder, journals, meta.phase, notes)
     summary = _json(folder / "summary.json", notes)
     confirmation = _json(folder / "confirm.json", notes)  # the phase's outcome, before the study has a summary
-    optuna_rows = _optuna(folder / "optuna.db", meta.name, notes)
+    optuna_rows = _optuna(folder / OPTUNA_FILE, meta.name, notes)
     return StudyTables(meta=meta, trials=tuple(trials), optuna=tuple(optuna_rows), summary=summary,
                        confirmation=confirmation if isinstance(confirmation, dict) else None, notes=tuple(notes))
 

@@ -60,7 +60,7 @@ class Trial:
 
 @dataclass(frozen=True)
 class OptunaTrial:
-    """One trial of the study's Optuna storage (``optuna.db``), as plain values."""
+    """One trial of the study's Optuna storage (``optuna.journal``), as plain values."""
 
     number: int
     state: str  # COMPLETE | PRUNED | FAIL | RUNNING | WAITING

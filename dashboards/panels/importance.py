@@ -38,7 +38,7 @@ def importance_info(tables: StudyTables) -> ImportanceInfo:
     rows = [t for t in tables.optuna if t.state == "COMPLETE" and t.values is not None and len(t.values) > acc and t.params]
     name = "PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator)"
     if len(rows) < 2:
-        why = "no Optuna storage in the study folder" if not tables.optuna else f"{len(rows)} finished trial(s) in optuna.db"
+        why = "no Optuna storage in the study folder" if not tables.optuna else f"{len(rows)} finished trial(s) in optuna.journal"
         return ImportanceInfo((), name, len(rows), (), None, sd, reason=f"{why}: importance needs at least 2 finished trials")
     common = set.intersection(*(set(t.params) for t in rows))
     every = sorted({p for t in rows for p in t.params})

@@ -21,7 +21,8 @@ from study.common.errors import UsageError
 __all__ = ["FORMAT", "RECORD", "check_format", "find_study", "folder_tracking_uri", "read_study", "tracking_uri_of"]
 
 RECORD = "study.json"
-FORMAT = 3  # of the study folder; 2: the confirmation and the ablation as untyped dicts (no ablation.json);
+FORMAT = 4  # of the study folder; 3: Optuna's trials in an RDB file (optuna.db);
+# 2: the confirmation and the ablation as untyped dicts (no ablation.json);
 # 1: before study/ was grouped into packages (Tune's pickles name old modules)
 
 

@@ -61,7 +61,7 @@ def _settle_search(outcome: SearchOutcome, spec: StudySpec) -> None:
     """Optuna's trials that Tune never reported (cut off by the search's end) are told they ended."""
     from study.tune.optuna_store import settle_running
 
-    settle_running(outcome.optuna_url, spec.name)
+    settle_running(outcome.optuna_storage, spec.name)
 
 
 def _run_confirm(spec: StudySpec, rt: Runtime, done: Outcomes) -> ConfirmOutcome:

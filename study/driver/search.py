@@ -42,7 +42,7 @@ class SearchOutcome:
     base_config: dict[str, Any]
     counts: dict[str, int]
     skipped: int
-    optuna_url: str
+    optuna_storage: str  # the study's Optuna journal (a path: `optuna-dashboard` takes it as it is)
     pareto: list[dict[str, Any]] = field(default_factory=list)
 
     def save(self, path: Path) -> None:
@@ -77,17 +77,15 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     """The book's recipes, then TPE's suggestions, under ASHA and the search's deadline; what they found."""
     from ray import tune
 
-    from study.common.files import sqlite_wal
     from study.spec import to_trial_config
     from study.spec.seeds import seed_points
-    from study.tune.optuna_store import optuna_url
+    from study.tune.optuna_store import optuna_file
     from study.tune.searcher import new_search
 
     spec = _validated_when_judged(spec)
     base = to_trial_config(spec, {})
     deadline = Deadline(rt.clock, spec.budget.phase_end_s("search"))
-    url = optuna_url(rt.study_dir)
-    sqlite_wal(rt.study_dir / "optuna.db")  # only this driver writes it: WAL where the disk is local
+    optuna_storage = optuna_file(rt.study_dir)
     metrics = [o.metric for o in spec.objectives]
     keys, modes = [report_key(m) for m in metrics], [_tune_mode(m) for m in metrics]
     multi = len(metrics) > 1
@@ -96,7 +94,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
 
     def build() -> Any:
         rt.say("seed trials (the book's recipes): " + ", ".join(label for label, _ in points))
-        searcher = new_search(spec, url=url, metric=keys if multi else keys[0], mode=modes if multi else modes[0],
+        searcher = new_search(spec, optuna_storage=optuna_storage, metric=keys if multi else keys[0], mode=modes if multi else modes[0],
                               points=points, deadline=deadline, say=rt.say)
         monitor = StudyMonitor(clock=rt.clock, deadline_at=deadline, budget_s=spec.budget.time_s, tracking_uri=rt.tracking_uri,
                                phase="search", status_every_s=rt.status_every_s, journal=rt.journal("search"), watch=rt.watch)
@@ -115,7 +113,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
         rt.say("search: no time left in the budget for the search")
     else:
         fit_phase(rt, "search", build, param_space)
-    return _outcome(spec, rt, url, base.to_dict(), points[0][1] if points else {}, metrics)
+    return _outcome(spec, rt, optuna_storage, base.to_dict(), points[0][1] if points else {}, metrics)
 
 
 def _validated_when_judged(spec: StudySpec) -> StudySpec:
@@ -152,7 +150,7 @@ def _scheduler(spec: StudySpec, base_epochs: int, multi: bool, say: Callable[[st
                               reduction_factor=es.reduction_factor)
 
 
-def _outcome(spec: StudySpec, rt: Runtime, url: str, base_config: dict[str, Any], baseline_params: dict[str, Any],
+def _outcome(spec: StudySpec, rt: Runtime, optuna_storage: str, base_config: dict[str, Any], baseline_params: dict[str, Any],
              metrics: list[str]) -> SearchOutcome:
     """The search's outcome from its journal: the best, the baseline recipe's trial, the counts."""
     from study.tune.optuna_store import count_skipped
@@ -163,6 +161,6 @@ def _outcome(spec: StudySpec, rt: Runtime, url: str, base_config: dict[str, Any]
                      and all(o.params.get(k) == v for k, v in baseline_params.items())), None)
     return SearchOutcome(
         outcomes=found, best=best_of(outcomes), baseline=baseline, baseline_params=baseline_params, base_config=base_config,
-        counts=count_outcomes(outcomes), skipped=count_skipped(url, spec.name), optuna_url=url,
+        counts=count_outcomes(outcomes), skipped=count_skipped(optuna_storage, spec.name), optuna_storage=optuna_storage,
         pareto=pareto_front(outcomes, metrics) if len(metrics) > 1 else [],
     )

@@ -46,7 +46,7 @@ def summarize(spec: StudySpec, done: Outcomes, study_dir: Path, uri: str | None,
         "ablation": ablation.to_dict(),
         "level": spec.level,
         "tracking_uri": uri,
-        "optuna_storage": search.optuna_url,
+        "optuna_storage": search.optuna_storage,
         "time_share": time_share_of(study_dir, slots, clock.spent()),
         "nodes": read_node_events(study_dir).to_dict(),  # trials that failed over, restarted, or could not be placed
     }

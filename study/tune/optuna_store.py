@@ -1,5 +1,12 @@
-"""The study's Optuna storage (``optuna.db`` in the study folder): every Optuna query of the
+"""The study's Optuna storage (``optuna.journal`` in the study folder): every Optuna query of the
 study — the searcher's, the driver's, the dashboard's — goes through this module. No Ray here.
+
+The storage is Optuna's ``JournalStorage`` on a file: an append-only log of operations that each
+process replays once and then reads only from where it left off. With many trials running, TPE's
+constant liar reads every running trial at each suggestion; an RDB storage re-reads them through
+SQLAlchemy each time (172–196 ms a suggestion with 64 running, against 18–46 ms for the journal:
+``bench/optuna_suggest.py``, docs/SCALING.md). Only the driver writes it; the journal's lock is a
+symlink, which also holds on a shared file system where SQLite's locks do not.
 """
 
 from __future__ import annotations
@@ -8,56 +15,64 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["count_skipped", "optuna_url", "param_importances", "read_trials", "settle_running", "storage"]
+__all__ = ["OPTUNA_FILE", "count_skipped", "optuna_file", "param_importances", "read_trials", "settle_running", "storage"]
 
-def optuna_url(study_dir: Path) -> str:
-    """The study's Optuna RDB storage (``optuna.db`` in the study folder)."""
-    return f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
+OPTUNA_FILE = "optuna.journal"  # in the study folder; `optuna-dashboard <that file>` opens it
 
 
-_STORAGES: dict[str, tuple[Any, tuple[int, int] | None]] = {}  # url -> (storage, the database file's identity)
+def optuna_file(study_dir: Path) -> str:
+    """The study's Optuna journal, as the absolute path that the driver and ``optuna-dashboard`` take."""
+    return str((study_dir / OPTUNA_FILE).resolve())
 
 
-def _file_id(url: str) -> tuple[int, int] | None:
+_STORAGES: dict[str, tuple[Any, tuple[int, int] | None]] = {}  # path -> (storage, the file's identity)
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
     try:
-        st = os.stat(url.removeprefix("sqlite:///"))
+        st = os.stat(path)
     except OSError:
         return None
     return st.st_dev, st.st_ino
 
 
-def storage(url: str) -> Any:
-    """One ``RDBStorage`` per study database in this process: each new one sets up its engine and
-    checks the schema (about 0.1 s), and the driver asks for the study's several times a phase.
-    A database file that was removed or replaced since gets a new one (open connections would
-    still point at the old file)."""
+def _open(path: str) -> Any:
     import optuna
+    from optuna.storages.journal import JournalFileBackend
 
-    cached = _STORAGES.get(url)
-    if cached is not None and cached[1] is not None and cached[1] == _file_id(url):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.storages.JournalStorage(JournalFileBackend(path))
+
+
+def storage(path: str) -> Any:
+    """One ``JournalStorage`` per study journal in this process: a new one replays the whole log, and
+    the driver asks for the study's several times a phase. A file removed or replaced since (a study
+    folder made again at the same place) gets a new one: the old one's replay is of the old file."""
+    cached = _STORAGES.get(path)
+    if cached is not None and cached[1] is not None and cached[1] == _file_id(path):
         return cached[0]
-    storage = optuna.storages.RDBStorage(url)
-    _STORAGES[url] = (storage, _file_id(url))
-    return storage
+    opened = _open(path)  # creates the file when it is missing
+    _STORAGES[path] = (opened, _file_id(path))
+    return opened
 
 
-def count_skipped(url: str, name: str) -> int:
+def count_skipped(path: str, name: str) -> int:
     """Suggestions the searcher did not start because they would not have fit (all sessions)."""
     import optuna
 
     try:
-        study = optuna.load_study(study_name=name, storage=storage(url))
+        study = optuna.load_study(study_name=name, storage=storage(path))
     except KeyError:
         return 0
     return sum(1 for t in study.get_trials(deepcopy=False) if "xs_skipped" in t.user_attrs)
 
 
-def settle_running(url: str, name: str) -> None:
+def settle_running(path: str, name: str) -> None:
     """After the search: no Optuna trial stays RUNNING (trials cut off by the budget are PRUNED)."""
     import optuna
 
     try:
-        study = optuna.load_study(study_name=name, storage=storage(url))
+        study = optuna.load_study(study_name=name, storage=storage(path))
     except KeyError:
         return
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -65,20 +80,18 @@ def settle_running(url: str, name: str) -> None:
         study.tell(t.number, state=state)
 
 
-def read_trials(db: Path, name: str) -> list[dict[str, Any]]:
+def read_trials(journal: Path, name: str) -> list[dict[str, Any]]:
     """The study's Optuna trials as plain values, read without writing to the file (the dashboard's view).
 
-    Raises what Optuna raises for a half-written or foreign file; the caller decides what to show.
+    Raises ``FileNotFoundError`` when there is no journal (opening one would create it), and what
+    Optuna raises for a damaged or foreign file; the caller decides what to show.
     """
     import optuna
     from optuna.distributions import distribution_to_json
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    store = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", skip_table_creation=True)
-    try:
-        frozen = optuna.load_study(study_name=name, storage=store).get_trials(deepcopy=False)
-    finally:
-        store.remove_session()
+    if not journal.is_file():
+        raise FileNotFoundError(f"{journal}: no Optuna journal")
+    frozen = optuna.load_study(study_name=name, storage=_open(str(journal))).get_trials(deepcopy=False)
     return [{"number": t.number, "state": t.state.name,
              "values": tuple(float(v) for v in t.values) if t.values is not None else None, "params": dict(t.params),
              "distributions": {k: distribution_to_json(d) for k, d in t.distributions.items()},

@@ -252,7 +252,7 @@ class StudySearch(OptunaSearch):
         self._completed_trials.add(trial_id)
 
 
-def new_search(spec: StudySpec, *, url: str, metric: str | list[str], mode: str | list[str],
+def new_search(spec: StudySpec, *, optuna_storage: str, metric: str | list[str], mode: str | list[str],
                points: list[tuple[str, dict[str, Any]]], deadline: Deadline, say: Callable[[str], None]) -> StudySearch:
     """The search phase's searcher: TPE seeded by the study, the book's recipes first."""
     import optuna
@@ -261,5 +261,5 @@ def new_search(spec: StudySpec, *, url: str, metric: str | list[str], mode: str 
     return StudySearch(
         space=SpaceFunction(spec), metric=metric, mode=mode, points_to_evaluate=[p for _, p in points],
         sampler=optuna.samplers.TPESampler(seed=spec.seed), study_name=spec.name,
-        storage=storage(url), deadline=deadline, say=say, seed_labels=[label for label, _ in points],
+        storage=storage(optuna_storage), deadline=deadline, say=say, seed_labels=[label for label, _ in points],
     )

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from dashboards.tables import Epoch, OptunaTrial, StudyMeta, StudyTables, Trial
+from study.tune.optuna_store import optuna_file
+from study.tune.optuna_store import storage as optuna_storage
 
 T0 = 1_800_000_000.0  # a fixed start of the study (s since the Unix epoch)
 BASE = {"model": "xresnet18", "epochs": 3, "size": 32, "lr": 0.003, "mixup_alpha": 0.0, "label_smoothing": 0.0,
@@ -118,7 +120,7 @@ def write_folder(folder: Path, tab: StudyTables, *, launch_id: str = "abc123") -
         with open(folder / f"trials-{t.phase}.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(asdict(outcome)) + "\n")
     if tab.optuna:
-        study = optuna.create_study(study_name=m.name, storage=f"sqlite:///{folder / 'optuna.db'}",
+        study = optuna.create_study(study_name=m.name, storage=optuna_storage(optuna_file(folder)),
                                     directions=["maximize"] * len(m.objectives))
         states = {s.name: s for s in optuna.trial.TrialState}
         for row in tab.optuna:

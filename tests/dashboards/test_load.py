@@ -38,7 +38,7 @@ def test_round_trip(tmp_path: Path) -> None:
 
 def test_a_running_study_without_journal_or_summary(tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "hand", _tab())
-    for name in ("trials-search.jsonl", "trials-confirm.jsonl", "summary.json", "optuna.db", "study.toml", "budget.json"):
+    for name in ("trials-search.jsonl", "trials-confirm.jsonl", "summary.json", "optuna.journal", "study.toml", "budget.json"):
         (folder / name).unlink()
     (folder / "study.json").write_text(json.dumps({"name": "hand", "phase": "search"}))
     with open(next((folder / "records").glob("*bbb.jsonl")), "a") as f:

@@ -21,6 +21,8 @@ import pytest
 
 from study.common.folder import tracking_uri_of
 from study.driver.tuner import KEEP_CHECKPOINTS
+from study.tune.optuna_store import optuna_file
+from study.tune.optuna_store import storage as optuna_storage
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
@@ -138,7 +140,7 @@ def _check_records(study: Path, name: str, interrupted: set[str], first_session_
     # Optuna: nothing RUNNING; each of the book's recipes (enqueued seed points) ran to an end exactly
     # once. A trial the killed driver had just asked for (after the searcher's last save) is lost
     # with it: FAIL, and its recipe runs again.
-    ot = optuna.load_study(study_name=name, storage=f"sqlite:///{study / 'optuna.db'}")
+    ot = optuna.load_study(study_name=name, storage=optuna_storage(optuna_file(study)))
     states = [t.state.name for t in ot.trials]
     assert "RUNNING" not in states and "WAITING" not in states, states
     ended = [t for t in ot.trials if t.state.name in ("COMPLETE", "PRUNED")]

@@ -52,7 +52,7 @@ def test_unreachable_mlflow_at_launch_is_a_clear_error_before_any_trial(tmp_path
     assert uri in err and "start the server" in err and "--no-mlflow" in err
     assert "Traceback" not in err
     study_dir = tmp_path / "studies" / "down-at-launch"
-    assert not (study_dir / "records").exists() and not (study_dir / "ray").exists() and not (study_dir / "optuna.db").exists()
+    assert not (study_dir / "records").exists() and not (study_dir / "ray").exists() and not (study_dir / "optuna.journal").exists()
     assert elapsed < 15, f"the check took {elapsed:.1f} s"  # a refused connection is not retried with back-off
 
 

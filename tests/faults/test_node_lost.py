@@ -26,6 +26,8 @@ import pytest
 
 from study.testing.faults import TRAINABLE_ENV
 from study.testing.stand_in import EPOCH_S_ENV
+from study.tune.optuna_store import optuna_file
+from study.tune.optuna_store import storage as optuna_storage
 from tests.study.helpers import kill_node, start_ray_head, start_ray_worker, stop_ray_head, write_study
 
 pytestmark = pytest.mark.slow
@@ -181,7 +183,7 @@ def test_trials_of_a_lost_worker_node_fail_over_from_their_checkpoints(head, sma
         assert sorted(steps) == list(range(EPOCHS)), f"{r.info.run_name}: {steps}"
 
     # Optuna == MLflow: the same trials (by their searched lr), the same values, all COMPLETE.
-    ot = optuna.load_study(study_name=name, storage=f"sqlite:///{study / 'optuna.db'}")
+    ot = optuna.load_study(study_name=name, storage=optuna_storage(optuna_file(study)))
     assert sorted(t.state.name for t in ot.trials) == ["COMPLETE"] * 4
     by_lr = {round(t.params["lr"], 12): t.value for t in ot.trials}
     assert by_lr == {round(float(r.data.params["search.lr"]), 12): r.data.metrics["final_objective"] for r in trial_runs}
@@ -231,5 +233,5 @@ def test_a_node_lost_for_good_ends_the_study_on_what_remains(head, small_data: P
     assert not [r.info.run_name for r in runs if r.info.status == "RUNNING"]
     failed = {r.info.run_name for r in runs if r.data.tags.get("xs.kind") == "trial" and r.info.status == "FAILED"}
     assert {names[t] for t in lost} <= failed
-    ot = optuna.load_study(study_name=name, storage=f"sqlite:///{study / 'optuna.db'}")
+    ot = optuna.load_study(study_name=name, storage=optuna_storage(optuna_file(study)))
     assert not [t.number for t in ot.trials if t.state.name in ("RUNNING", "WAITING")]

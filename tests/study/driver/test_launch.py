@@ -9,6 +9,7 @@ import pytest
 from study.driver.launch import LaunchOptions, launch
 from study.tracking import PARENT, TAG_KIND, TAG_OUTCOME
 from study.tune.journal import read_outcomes
+from study.tune.optuna_store import storage as optuna_storage
 from tests.study.helpers import write_study
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,7 @@ def _check_records(uri: str, summary: dict, name: str) -> None:
         assert r.data.tags.get("xs.confirms") in {"baseline"} | {t.info.run_id for t in trials}
 
     # Optuna: the search's states match what happened (PRUNED is not COMPLETE)
-    study = optuna.load_study(study_name=name, storage=summary["optuna_storage"])
+    study = optuna.load_study(study_name=name, storage=optuna_storage(summary["optuna_storage"]))
     by_state = {s: [t for t in study.trials if t.state == s] for s in optuna.trial.TrialState}
     ran = [t for t in study.trials if "xs_skipped" not in t.user_attrs]
     assert not by_state[optuna.trial.TrialState.RUNNING], "an Optuna trial was left RUNNING"

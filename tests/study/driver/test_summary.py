@@ -24,7 +24,7 @@ def outcome(name: str, objective: float, **config: object) -> TrialOutcome:
 def search(best: TrialOutcome, base: TrialOutcome) -> SearchOutcome:
     return SearchOutcome(outcomes={o.trial_id: o for o in (best, base)}, best=best, baseline=base, baseline_params={},
                          base_config=base.config, counts={"finished": 2, "pruned": 1, "budget": 0, "failed": 0},
-                         skipped=3, optuna_url="sqlite:///x/optuna.db")
+                         skipped=3, optuna_storage="/x/optuna.journal")
 
 
 CONFIRM = ConfirmOutcome(0.95, runs=6, finished=6,
@@ -66,7 +66,7 @@ def test_a_study_where_nothing_finished_says_what_to_do(tmp_path: Path) -> None:
     spec = apply_overrides(default_spec(), name="s")
     clock = begin_session(tmp_path, 600.0, new_study=True)
     empty = SearchOutcome(outcomes={}, best=None, baseline=None, baseline_params={}, base_config={},
-                          counts={"finished": 0, "pruned": 0, "budget": 2, "failed": 0}, skipped=0, optuna_url="sqlite:///o")
+                          counts={"finished": 0, "pruned": 0, "budget": 2, "failed": 0}, skipped=0, optuna_storage="/o/optuna.journal")
     s = summarize(spec, Outcomes(empty, ConfirmOutcome(0.95, note="no finished trial to confirm"), AblationOutcome(0.95, note="off")),
                   tmp_path, None, clock)
     lines: list[str] = []

@@ -9,7 +9,7 @@ import pytest
 from ray.tune.search import Searcher
 
 from study.spec import spec_from_dict
-from study.tune.optuna_store import optuna_url
+from study.tune.optuna_store import OPTUNA_FILE, optuna_file, read_trials
 from study.tune.optuna_store import storage as _storage
 from study.tune.searcher import SEED_KEY, SpaceFunction, StudySearch
 from study.tune.trainable import FINISHED_KEY, OBJECTIVE_KEY
@@ -87,16 +87,31 @@ def test_the_book_recipes_are_labelled_and_the_searched_trials_are_not():
     assert second["lr"] == pytest.approx(0.002) and second["mixup"] is True
 
 
-def test_the_study_storage_is_opened_once_per_database_file(tmp_path):
-    url = optuna_url(tmp_path)
-    first = _storage(url)
+def test_the_study_storage_is_opened_once_per_journal_file(tmp_path):
+    path = optuna_file(tmp_path)
+    first = _storage(path)
     optuna.create_study(study_name="a", storage=first)
-    assert _storage(url) is first  # no second engine and schema check for the same file
-    (tmp_path / "optuna.db").unlink()  # a study folder removed and made again at the same place
-    again = _storage(url)
+    assert _storage(path) is first  # the journal is replayed once per process, not at every query
+    (tmp_path / OPTUNA_FILE).unlink()  # a study folder removed and made again at the same place
+    again = _storage(path)
     assert again is not first
     optuna.create_study(study_name="a", storage=again)  # a fresh file: the name is free again
     assert [s.study_name for s in optuna.get_all_study_summaries(again)] == ["a"]
+
+
+def test_a_second_reader_of_the_journal_sees_what_the_first_wrote(tmp_path):
+    """The dashboard and a resumed driver open the journal on their own: they see every trial."""
+    path = optuna_file(tmp_path)
+    study = optuna.create_study(study_name="a", storage=_storage(path), direction="maximize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    running = study.ask()
+    rows = read_trials(tmp_path / OPTUNA_FILE, "a")
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 3 + ["RUNNING"]
+    assert [r["values"][0] for r in rows[:3]] == [t.value for t in study.trials[:3]]
+    assert running.number == rows[3]["number"]
+    with pytest.raises(FileNotFoundError, match="no Optuna journal"):
+        read_trials(tmp_path / "elsewhere" / OPTUNA_FILE, "a")
+    assert not (tmp_path / "elsewhere").exists()  # reading created nothing
 
 
 def test_before_any_trial_finished_a_cold_start_still_has_to_fit():
