@@ -13,7 +13,8 @@ planned from the budget as the driver plans them. Seed noise as measured on the 
 
 Printed, per budget: the family-wise rate of false verdicts with no true effect (normal noise, and
 heavier-tailed Student-t noise), the power for one planted effect of 0.02, 0.05 and 0.10 (the
-others null), and what the demo's own truth (TTA +0.10, progressive −0.22, normalization +0.05,
+others null), how often "no difference shown" (interval within the margin, 0.01) is said of a null
+arm and — falsely — of the planted 0.02 effect, and what the demo's own truth (TTA +0.10, progressive −0.22, normalization +0.05,
 mixup and label smoothing 0) gets. Figures only: nothing is asserted here.
 """
 
@@ -57,25 +58,27 @@ def main() -> None:
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
              f"# arms {', '.join(ARMS)}; costs {COSTS}; paired sd {SPREADS}; the search's run as each arm's first pair", "",
              "| runs | looks (pairs) | false verdicts, no effect (normal) | same, t(5) noise | power 0.02 | power 0.05 | power 0.10 "
+             "| no difference shown: null arms / the 0.02 effect "
              "| demo truth: TTA / norm / prog / mixup / LS (helped or hurt, right sign) | runs used |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     print("\n".join(lines), flush=True)
     for budget in (float(b) for b in args.budgets.split(",")):
         plan = plan_looks(3, most_pairs(budget, 3), args.level)
         null = simulate(Scenario((0.0,) * 5, SPREADS, budget, costs=COSTS), plan, args.studies, seed=1)
         heavy = simulate(Scenario((0.0,) * 5, SPREADS, budget, costs=COSTS, noise="t5"), plan, args.studies, seed=2)
-        power = []
+        power, false_same = [], 0.0
         for i, effect in enumerate((0.02, 0.05, 0.10)):  # planted in normalization's arm (cost 1, sd 0.03)
             effects = (0.0, effect, 0.0, 0.0, 0.0)
             sds = (SPREADS[0], 0.03, *SPREADS[2:])
             r = simulate(Scenario(effects, sds, budget, costs=COSTS), plan, args.studies, seed=10 + i)
             power.append(f"{r.power[1]:.2f} (any false {r.any_false:.3f})")
+            false_same = r.no_difference[1] if effect == 0.02 else false_same
         demo = simulate(Scenario(DEMO_TRUTH, SPREADS, budget, costs=COSTS), plan, args.studies, seed=20)
         truth = " / ".join(f"{p:.2f}" if abs(e) >= 0.01 else f"{p + w:.3f} declared"  # ~0: any verdict is one too many
                            for p, w, e in zip(demo.power, demo.wrong_sign, DEMO_TRUTH))
         se = math.sqrt(0.05 * 0.95 / args.studies)
         row = (f"| {budget:g} | {', '.join(map(str, plan.pairs))} | {null.any_false:.3f} (±{se:.3f}) | {heavy.any_false:.3f} "
-               f"| {' | '.join(power)} | {truth} | {demo.mean_runs:.1f} |")
+               f"| {' | '.join(power)} | {statistics.fmean(null.no_difference):.3f} / {false_same:.3f} | {truth} | {demo.mean_runs:.1f} |")
         lines.append(row)
         print(row, flush=True)
     if args.out:

@@ -14,9 +14,9 @@ TITLE = "Chapter 7's techniques"
 HOW = ("Each technique alone against the book's baseline, run on the same seeds (the seed fixes initialization, data order "
        "and augmentation, so the runs pair up). A verdict is a paired t-test at one of the looks planned before any result, "
        "Holm-corrected over the comparisons and with the error rate split over the looks: helped or hurt means shown at the "
-       "study's level; undecided says about how many more seeds would likely decide it; no difference shown means too small "
-       "against its spread for this budget. Each dot is one seed's difference (technique − baseline); the bar is the mean "
-       "and its interval.")
+       "study's level; no difference shown means the interval lies within ± the study's margin (the smallest difference it "
+       "asks about); undecided means neither, with about how many more seeds would likely decide it. Each dot is one seed's "
+       "difference (technique − baseline); the bar is the mean and its interval.")
 COLOURS = {"helped": "#2a9d8f", "hurt": "#d62839", "undecided": "#e9a23b", "no difference shown": "#9a9a9a",
            "not compared": "#c8c8c8"}
 
@@ -35,7 +35,7 @@ def techniques_html(info: TechniquesInfo) -> str:
             body.append(f"<tr class='technique' data-verdict='not compared'><td>{esc(r.technique)}</td>"
                         f"<td style='color:{colour}'>not compared</td><td colspan='5'>{esc(r.why_not)}</td><td>{best}</td></tr>")
             continue
-        verdict = esc(d.verdict) + (f" (about {d.more_seeds} more seeds)" if d.verdict == "undecided" and d.more_seeds else "")
+        verdict = esc(d.label())
         interval = f"[{pp(d.ci_low, 2)}, {pp(d.ci_high, 2)}]" if d.ci_low is not None and d.ci_high is not None else ""
         p = f"{d.p_value:.2g} ({d.p_adjusted:.2g})" if d.p_value is not None and d.p_adjusted is not None else ""
         body.append(f"<tr class='technique' data-verdict='{esc(d.verdict)}'><td>{esc(r.technique)}</td>"

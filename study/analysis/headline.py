@@ -145,7 +145,7 @@ def _technique_lines(confirm: ConfirmOutcome) -> list[str]:
         if d is None:
             lines.append(f"| {r.technique} | not compared: {r.why_not} | | | | | {best} |")
             continue
-        verdict = d.verdict + (f" (about {d.more_seeds} more seeds)" if d.verdict == "undecided" and d.more_seeds else "")
+        verdict = d.label()
         diff = f"{100 * d.difference:+.2f} pp" if d.difference is not None else ""
         ci = f"{100 * d.ci_low:+.2f} to {100 * d.ci_high:+.2f} pp" if d.ci_low is not None and d.ci_high is not None else ""
         pv = f"{d.p_value:.2g} ({d.p_adjusted:.2g})" if d.p_value is not None and d.p_adjusted is not None else ""

@@ -170,7 +170,7 @@ class ConfirmOutcome:
         if self.decisions:
             out["decisions"] = {arm: asdict(d) for arm, d in self.decisions.items()}
         if self.plan is not None:
-            out["plan"] = {"pairs": list(self.plan.pairs), "alphas": list(self.plan.alphas), "level": self.plan.level}
+            out["plan"] = self.plan.to_dict()
         if self.ended is not None:
             out["ended"] = self.ended
         return out
@@ -211,7 +211,7 @@ def _plan(d: Any) -> LookPlan | None:
     if not isinstance(d, dict):
         return None
     try:
-        return LookPlan(tuple(int(n) for n in d["pairs"]), tuple(float(a) for a in d["alphas"]), float(d["level"]))
+        return LookPlan.from_dict(d)
     except (KeyError, TypeError, ValueError):
         return None
 

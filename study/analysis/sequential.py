@@ -27,25 +27,29 @@ error rate: seeds go where the answer is still open. The guarantee is checked by
 this very code (:mod:`study.analysis.simulate`, ``bench/sequential_error_rates.py``).
 
 Verdicts in words: **helped** or **hurt** (rejected at some look, by the sign of the difference);
-**undecided** (not rejected, and a reachable number of more seeds would likely decide it — said
-with that number, from the observed paired spread); **no difference shown** (not rejected, and the
-observed difference is too small against its spread for any affordable number of seeds).
+**no difference shown** (not rejected, and from the first look on the difference's interval lies
+within ± the plan's ``margin``, the smallest difference worth knowing: whatever the true
+difference is, it is likely smaller than that); **undecided** (neither: said with its interval, and
+with about how many more seeds would likely decide it, from the observed paired spread, where a
+reachable number would). A wide interval is never read as "no difference": an arm stays undecided,
+and takes what seeds are left as a long shot, until its interval is narrow enough to say so.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from study.analysis.verdict import Comparison, paired
 
-__all__ = ["MAX_LOOKS", "POWER", "ArmDecision", "LookPlan", "decide", "plan_looks", "seeds_needed", "t_test_p", "targets"]
+__all__ = ["MARGIN", "MAX_LOOKS", "POWER", "ArmDecision", "LookPlan", "decide", "plan_looks", "seeds_needed", "t_interval",
+           "t_test_p", "targets"]
 
 MAX_LOOKS = 4  # at most this many looks: each one splits alpha further
 POWER = 0.8  # "would likely decide it": the chance a test at the next threshold rejects, at the observed effect
 SEEDS_CAP = 60  # beyond this many pairs an arm is not worth chasing: its difference is too small for its spread
+MARGIN = 0.01  # the smallest difference worth knowing, by default (one point of accuracy)
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,11 @@ class LookPlan:
     pairs: tuple[int, ...]  # pair counts of the looks, ascending, each >= 2
     alphas: tuple[float, ...]  # alpha spent at each look; they sum to 1 - level
     level: float
+    margin: float = MARGIN  # "no difference shown" needs the interval within ± this
 
     def __post_init__(self) -> None:
+        if not 0 < self.margin < 1:
+            raise ValueError(f"the margin is an accuracy difference in (0, 1), got margin={self.margin!r}")
         if not self.pairs or len(self.pairs) != len(self.alphas):
             raise ValueError(f"a look plan needs one alpha per look, got pairs={self.pairs!r}, alphas={self.alphas!r}")
         if any(n < 2 for n in self.pairs) or list(self.pairs) != sorted(set(self.pairs)):
@@ -78,10 +85,19 @@ class LookPlan:
 
     def describe(self) -> str:
         looks = ", ".join(f"{n} pairs (α {a:.3g})" for n, a in zip(self.pairs, self.alphas))
-        return f"looks at {looks}"
+        return f"looks at {looks}; no difference shown within ±{self.margin:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pairs": list(self.pairs), "alphas": list(self.alphas), "level": self.level, "margin": self.margin}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LookPlan:
+        """A saved plan; one saved before plans had a margin gets the default margin."""
+        return cls(tuple(int(n) for n in d["pairs"]), tuple(float(a) for a in d["alphas"]), float(d["level"]),
+                   float(d.get("margin", MARGIN)))
 
 
-def plan_looks(first: int, most: int, level: float) -> LookPlan:
+def plan_looks(first: int, most: int, level: float, margin: float = MARGIN) -> LookPlan:
     """Looks from ``first`` to ``most`` pairs (at most :data:`SEEDS_CAP`), spaced evenly on a log
     scale, about ×1.5 apart and at most :data:`MAX_LOOKS` of them, alpha split equally.
 
@@ -94,7 +110,7 @@ def plan_looks(first: int, most: int, level: float) -> LookPlan:
     k = 1 if most == first else min(MAX_LOOKS, 1 + max(1, round(math.log(most / first) / math.log(1.5))))
     pairs = sorted({first} | {round(first * (most / first) ** (i / (k - 1))) for i in range(1, k)}) if k > 1 else [first]
     alpha = 1 - level
-    return LookPlan(tuple(pairs), tuple(alpha / len(pairs) for _ in pairs), level)
+    return LookPlan(tuple(pairs), tuple(alpha / len(pairs) for _ in pairs), level, margin)
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,7 @@ class ArmDecision:
 
     @property
     def settled(self) -> bool:
-        """No more seeds would change the answer: decided, or no affordable number of seeds would."""
+        """No more seeds are needed: decided, or shown to differ by less than the margin."""
         return self.verdict in ("helped", "hurt", "no difference shown")
 
 
@@ -141,11 +157,13 @@ def _holm_thresholds(ps: Mapping[str, float], rejected: set[str], alpha: float, 
     return new, adjusted
 
 
-def decide(diffs: Mapping[str, Sequence[float]], plan: LookPlan) -> dict[str, ArmDecision]:
+def decide(diffs: Mapping[str, Sequence[float]], plan: LookPlan, describe: bool = True) -> dict[str, ArmDecision]:
     """Every arm's decision from its paired differences so far (arm − baseline, in the pre-planned seed order).
 
     Replays every look the data reaches, so the answer depends only on the data and the plan (a
-    resumed study decides exactly as an uninterrupted one).
+    resumed study decides exactly as an uninterrupted one). ``describe=False`` leaves out the
+    descriptive test of an arm not decided (``test`` None; the verdicts are the same): the
+    simulation's thousands of studies need the verdicts only.
     """
     m = len(diffs)
     alpha = 1 - plan.level
@@ -177,12 +195,34 @@ def decide(diffs: Mapping[str, Sequence[float]], plan: LookPlan) -> dict[str, Ar
         nxt = plan.next_look(len(d))  # the look that would test it next
         a_next = plan.alphas[plan.pairs.index(nxt)] if nxt is not None else plan.alphas[-1]
         more = seeds_needed(list(d), a_next / open_arms)
-        test = _paired(list(d), plan.level)
+        described = _paired(list(d), plan.level) if describe else None
         # Before its first look an arm is never settled: two or three pairs say too little of the spread.
-        verdict = "undecided" if more is not None or len(d) < plan.first else "no difference shown"
-        out[arm] = ArmDecision(arm, verdict, len(d), None, test, best_adjusted.get(arm), last_threshold.get(arm),
+        verdict = "no difference shown" if len(d) >= plan.first and _within(d, plan.level, plan.margin) else "undecided"
+        out[arm] = ArmDecision(arm, verdict, len(d), None, described, best_adjusted.get(arm), last_threshold.get(arm),
                                None if more is None else max(1, more - len(d)))
     return out
+
+
+def _within(d: Sequence[float], level: float, margin: float) -> bool:
+    """Whether the paired t interval of the differences ``d`` at ``level`` lies within ± ``margin``
+    (two one-sided tests of equivalence, each at (1 − level) / 2)."""
+    interval = t_interval(d, level)
+    return interval is not None and -margin < interval[0] and interval[1] < margin
+
+
+def t_interval(d: Sequence[float], level: float) -> tuple[float, float] | None:
+    """The paired t-test's confidence interval of the mean difference (``scipy.stats.ttest_rel``'s,
+    computed directly as :func:`t_test_p` is); the point itself with no spread; None with fewer than 2."""
+    from scipy import special
+
+    n = len(d)
+    if n < 2:
+        return None
+    mean = math.fsum(d) / n
+    if max(d) - min(d) <= 1e-12 * max(1.0, max(abs(x) for x in d)):
+        return mean, mean
+    half = float(special.stdtrit(n - 1, (1 + level) / 2)) * math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (n - 1) / n)
+    return mean - half, mean + half
 
 
 def t_test_p(d: Sequence[float]) -> float | None:
@@ -211,8 +251,8 @@ def seeds_needed(diffs: Sequence[float], threshold: float, power: float = POWER)
 
     if len(diffs) < 2:
         return None
-    d = statistics.fmean(diffs)
-    s = statistics.stdev(diffs)
+    d = math.fsum(diffs) / len(diffs)
+    s = math.sqrt(math.fsum((x - d) ** 2 for x in diffs) / (len(diffs) - 1))
     if s <= 1e-12 * max(1.0, abs(d)):
         return len(diffs) if d != 0 else None
     start = max(2, len(diffs))
@@ -240,13 +280,17 @@ def targets(decisions: Mapping[str, ArmDecision], plan: LookPlan, have: Mapping[
     """How many pairs each arm should have before its next decision — where the seeds go.
 
     Every arm gets two pairs (the fewest that show a spread). From then on, an arm that is settled
-    (helped, hurt, or — from its first look on — no difference shown: its observed difference too
-    small against its spread for any affordable number of seeds) gets no more seeds. The others go
+    (helped, hurt, or — from its first look on — no difference shown: its interval within the
+    margin) gets no more seeds. The others go
     on to their next look (the first look, then the later ones) when ``affordable(arm, pairs)``
-    says it fits in the time left (the caller knows the costs, and counts what it grants): first
+    says it fits in the time left (the caller knows the costs, and counts what it grants: asked
+    again for more pairs of the same arm, only the runs beyond those already counted): first
     those that a reachable number of seeds would likely decide, the most decidable first; then,
-    with what time is left, the long shots. None of this spends error rate: only the planned looks
-    test (:func:`decide`), whatever the seeds' order was.
+    with the time left, the long shots, again the most decidable first. Each arm granted its next
+    look keeps the time of its later looks before any less decidable arm is granted anything (a
+    prediction from a few pairs can be optimistic: its later looks must not go to a longer shot).
+    None of this spends error rate: only the planned looks test (:func:`decide`), whatever the
+    seeds' order was.
     """
     out = {arm: have.get(arm, 0) for arm in decisions}
     open_ = sorted((d for d in decisions.values() if not d.settled),
@@ -254,13 +298,18 @@ def targets(decisions: Mapping[str, ArmDecision], plan: LookPlan, have: Mapping[
     for d in open_:
         if have.get(d.arm, 0) < 2:
             out[d.arm] = 2
+
+    def likely(d: ArmDecision) -> bool:
+        return d.more_seeds is not None and have.get(d.arm, 0) + d.more_seeds <= plan.most
+
     for long_shots in (False, True):
         for d in open_:
             n = have.get(d.arm, 0)
             if n < 2 or out[d.arm] > n:
                 continue
             nxt = plan.first if n < plan.first else plan.next_look(n)
-            likely = d.more_seeds is not None and n + d.more_seeds <= plan.most
-            if nxt is not None and likely != long_shots and affordable(d.arm, nxt):
+            if nxt is not None and likely(d) != long_shots and affordable(d.arm, nxt):
                 out[d.arm] = nxt
+                if d.more_seeds is not None and plan.most > nxt:
+                    affordable(d.arm, plan.most)  # its later looks kept before any less decidable arm's next one
     return out

@@ -9,7 +9,9 @@ the confirmation phase does, seed by seed, within a budget of runs. Over thousan
 * with no true effect, the share of studies that declare *any* arm helped or hurt (the
   family-wise error rate), which must stay at or below ``1 - level``;
 * with planted effects, the share of the planted arms declared in the right direction (power),
-  and the share declared in the wrong direction.
+  and the share declared in the wrong direction;
+* per arm, the share called "no difference shown" (its interval within the plan's margin): for a
+  null arm an answer the procedure could give, for an effect beyond the margin a false one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class SimResult:
     power: tuple[float, ...]  # per arm: share of studies that declared it in the true direction (0 for a null arm)
     wrong_sign: tuple[float, ...]  # per arm: share declared in the opposite direction of a true effect
     undecided: tuple[float, ...]  # per arm: share left undecided
+    no_difference: tuple[float, ...]  # per arm: share called "no difference shown" (interval within the margin)
     mean_runs: float  # runs used on average
     mean_pairs: tuple[float, ...]  # pairs per arm on average
 
@@ -72,16 +75,20 @@ def _one_study(sc: Scenario, plan: LookPlan, rng: np.random.Generator) -> tuple[
         return {a: list(runs_of[a][:have[a]] - base[:have[a]]) for a in arms}
 
     while True:
-        decisions = decide(diffs(), plan)
+        decisions = decide(diffs(), plan, describe=False)
         left = sc.runs - used
 
         budget = {"left": left - sum((max(have[a], 2) - have[a]) * cost[a] for a in arms) - max(0, 2 - seeds_run)}
+        counted = {a: max(have[a], 2) for a in arms}  # pairs counted so far, per arm; and the baseline's seeds
+        counted_base = [max(seeds_run, 2)]
 
-        def affordable(arm: str, pairs: int) -> bool:
-            extra = (pairs - have[arm]) * cost[arm] + max(0, pairs - seeds_run)
+        def affordable(arm: str, pairs: int) -> bool:  # as the driver's: only runs not counted yet
+            extra = max(0, pairs - counted[arm]) * cost[arm] + max(0, pairs - counted_base[0])
             if extra > budget["left"]:
                 return False
             budget["left"] -= extra
+            counted[arm] = max(counted[arm], pairs)
+            counted_base[0] = max(counted_base[0], pairs)
             return True
 
         want = targets(decisions, plan, have, affordable)
@@ -95,7 +102,7 @@ def _one_study(sc: Scenario, plan: LookPlan, rng: np.random.Generator) -> tuple[
         while need and base_cost + sum(cost[a] for a in need) > left:
             need.pop()
         if not need:
-            return {a: d.verdict for a, d in decide(diffs(), plan).items()}, int(round(used)), have
+            return {a: d.verdict for a, d in decide(diffs(), plan, describe=False).items()}, int(round(used)), have
         if seed >= seeds_run:
             seeds_run += 1
             used += 1
@@ -113,6 +120,7 @@ def simulate(sc: Scenario, plan: LookPlan, studies: int, seed: int = 0) -> SimRe
     right = np.zeros(m)
     wrong = np.zeros(m)
     open_ = np.zeros(m)
+    same = np.zeros(m)
     pairs = np.zeros(m)
     any_false = 0
     runs = 0
@@ -132,8 +140,11 @@ def simulate(sc: Scenario, plan: LookPlan, studies: int, seed: int = 0) -> SimRe
                 false = True
             if v == "undecided":
                 open_[i] += 1
+            elif v == "no difference shown":
+                same[i] += 1
         any_false += false
     n = float(studies)
-    return SimResult(studies, any_false / n, tuple(right / n), tuple(wrong / n), tuple(open_ / n), runs / n, tuple(pairs / n))
+    return SimResult(studies, any_false / n, tuple(right / n), tuple(wrong / n), tuple(open_ / n), tuple(same / n), runs / n,
+                     tuple(pairs / n))
 
 

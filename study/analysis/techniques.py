@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
 from study.analysis.ablation import TECHNIQUES
-from study.analysis.sequential import ArmDecision
+from study.analysis.sequential import SEEDS_CAP, ArmDecision
 
 __all__ = ["CHAPTER", "DecisionRecord", "TechniqueRow", "best_settings", "technique_rows"]
 
@@ -49,12 +49,13 @@ class DecisionRecord:
     p_adjusted: float | None = None  # over the family and the looks: decided iff below 1 - level
     threshold: float | None = None  # what p had to beat at the deciding (or last) look
     more_seeds: int | None = None  # undecided: about this many more pairs would likely decide it
+    margin: float | None = None  # the plan's margin: "no difference shown" means the interval lies within ± this
 
     @classmethod
-    def of(cls, d: ArmDecision, level: float) -> DecisionRecord:
+    def of(cls, d: ArmDecision, level: float, margin: float | None = None) -> DecisionRecord:
         t = d.test
         stderr = abs(t.difference / t.statistic) if t is not None and t.statistic else None
-        return cls(arm=d.arm, verdict=d.verdict, pairs=d.pairs, level=level, look=d.look,
+        return cls(arm=d.arm, verdict=d.verdict, pairs=d.pairs, level=level, look=d.look, margin=margin,
                    difference=t.difference if t else None, stderr=stderr, ci_low=t.ci_low if t else None,
                    ci_high=t.ci_high if t else None, statistic=t.statistic if t else None, dof=t.dof if t else None,
                    p_value=t.p_value if t else None, p_adjusted=d.p_adjusted, threshold=d.threshold, more_seeds=d.more_seeds)
@@ -69,7 +70,15 @@ class DecisionRecord:
                    stderr=_num(d.get("stderr")), ci_low=_num(d.get("ci_low")), ci_high=_num(d.get("ci_high")),
                    statistic=_num(d.get("statistic")), dof=_num(d.get("dof")), p_value=_num(d.get("p_value")),
                    p_adjusted=_num(d.get("p_adjusted")), threshold=_num(d.get("threshold")),
-                   more_seeds=opt_int(d.get("more_seeds")))
+                   more_seeds=opt_int(d.get("more_seeds")), margin=_num(d.get("margin")))
+
+    def label(self, compact: bool = False) -> str:
+        """The verdict in a few words, for tables: "undecided (about 4 more seeds)"."""
+        if self.verdict != "undecided" or self.pairs < 2:
+            return self.verdict
+        if self.more_seeds:
+            return f"undecided (~{self.more_seeds} more)" if compact else f"undecided (about {self.more_seeds} more seeds)"
+        return f"undecided (>{SEEDS_CAP} seeds)" if compact else f"undecided (a long shot: over {SEEDS_CAP} seeds)"
 
     def sentence(self) -> str:
         """The verdict in words with its numbers: "helped: +0.098 (95 % CI +0.05 to +0.14; paired t …)"."""
@@ -87,8 +96,11 @@ class DecisionRecord:
             text += f"; {self.pairs} pairs)"
         if self.verdict == "undecided" and self.more_seeds:
             text += f"; about {self.more_seeds} more seed(s) would likely decide it"
+        elif self.verdict == "undecided":
+            text += f"; its interval is too wide to call it no difference, and over {SEEDS_CAP} seeds would be needed to decide it"
         elif self.verdict == "no difference shown":
-            text += "; too small against its spread to decide in this budget"
+            within = f"±{self.margin:g}" if self.margin is not None else "the margin"
+            text += f"; the interval lies within {within}, the smallest difference the study asks about"
         return text
 
 

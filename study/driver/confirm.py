@@ -107,14 +107,14 @@ def _plan(spec: StudySpec, design: Design, rt: Runtime, left: float) -> tuple[Lo
     path = rt.study_dir / PLAN_FILE
     if path.exists():
         d = json.loads(path.read_text(encoding="utf-8"))
-        return LookPlan(tuple(d["pairs"]), tuple(d["alphas"]), float(d["level"])), list(d["fresh"])
+        return LookPlan.from_dict(d), list(d["fresh"])
     first = max(2, spec.budget.confirm_seeds)
     most = _most_pairs(design, first, rt.slots, left)
-    plan = plan_looks(first, min(most, spec.budget.max_seeds) if spec.budget.max_seeds else most, spec.level)
+    plan = plan_looks(first, min(most, spec.budget.max_seeds) if spec.budget.max_seeds else most, spec.level, spec.margin)
     fresh = [spec.seed + CONFIRM_SEED_OFFSET + k for k in range(plan.most + 8)]  # spares for runs that fail
     from study.common.files import write_json
 
-    write_json(path, {"pairs": list(plan.pairs), "alphas": list(plan.alphas), "level": plan.level, "fresh": fresh})
+    write_json(path, {**plan.to_dict(), "fresh": fresh})
     return plan, fresh
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from study.analysis.outcomes import ConfirmOutcome, VerdictRecord
+from study.analysis.sequential import SEEDS_CAP
 
 if TYPE_CHECKING:
     from study.analysis.sequential import ArmDecision, LookPlan
@@ -39,7 +40,7 @@ def judge(spec: StudySpec, search: SearchOutcome, design: Design, plan: LookPlan
 
     pairs = {a.name: pairs_of(a, base, fresh, value, lambda job, seed: False) for a in design.arms[1:]}
     decisions = decide({name: [d for _, d in p] for name, p in pairs.items()}, plan)
-    records = {name: DecisionRecord.of(d, spec.level) for name, d in decisions.items()}
+    records = {name: DecisionRecord.of(d, spec.level, plan.margin) for name, d in decisions.items()}
     configs = confirmed_configs(design, values, runs, fresh)
     rows = technique_rows(design.techniques, design.recipes, records, values, search.outcomes.values(),
                           design.configs["baseline"], design.why_not)
@@ -81,9 +82,10 @@ def _ended(decisions: dict[str, ArmDecision], end: Deadline) -> str:
     """Why the phase ended: every comparison settled, or the time left could not decide the open ones."""
     open_ = {n: d for n, d in decisions.items() if not d.settled}
     if not open_:
-        return "every comparison is settled (helped, hurt, or no difference shown)"
+        return "every comparison is settled (helped, hurt, or no difference shown: its interval within the margin)"
     left = end.time() - time.time()
-    need = ", ".join(f"{n}: about {d.more_seeds} more seed(s)" for n, d in open_.items() if d.more_seeds)
+    need = ", ".join(f"{n}: about {d.more_seeds} more seed(s)" if d.more_seeds else f"{n}: a long shot, over {SEEDS_CAP} seeds"
+                     for n, d in open_.items())
     return (f"{len(open_)} comparison(s) still open ({need}); their next look would not finish in the {max(left, 0):.0f} s left"
             if left > 1 else f"the budget ran out with {len(open_)} comparison(s) open ({need})")
 

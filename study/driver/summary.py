@@ -152,7 +152,7 @@ def _print_techniques(s: dict[str, Any], say: Callable[[str], None]) -> None:
         if d is None:
             say(f"    {r.technique:<24}{'not compared':<22}{'':>11}  {r.why_not or ''}")
             continue
-        verdict = d.verdict + (f" (~{d.more_seeds} more)" if d.verdict == "undecided" and d.more_seeds else "")
+        verdict = d.label(compact=True)
         diff = f"{d.difference:+.4f}" if d.difference is not None else "n/a"
         ci = f"{d.ci_low:+.3f} to {d.ci_high:+.3f}" if d.ci_low is not None and d.ci_high is not None else ""
         pv = f"{d.p_value:.2g} ({d.p_adjusted:.2g})" if d.p_value is not None and d.p_adjusted is not None else ""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from study.analysis.sequential import MARGIN
 from study.common.errors import UsageError
 from study.common.messages import is_number
 
@@ -170,6 +171,7 @@ class StudySpec:
     early_stopping: EarlyStopping
     source: str  # where it came from (a file path), for messages and records
     level: float = 0.95  # confidence level of every verdict (intervals, tests), from [objective] level
+    margin: float = MARGIN  # smallest accuracy difference worth knowing, from [objective] margin
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -6,7 +6,7 @@ A study file is TOML (``study/spec/default_space.toml`` is the built-in one, and
     seed = 0
     [base]                                  # TrialConfig values for every trial; may hold preset = NAME
     [budget]                                # time, max_trials, confirm_share, confirm_top, confirm_seeds, max_seeds
-    [objective]                             # metrics = ["accuracy", ...]
+    [objective]                             # metrics = ["accuracy", ...], level, margin
     [early_stopping]                        # scheduler, time_attr, grace_period, reduction_factor
     [search]                                # NAME = { float|int = [lo, hi] (log, step) | choice = [...], when = {...} }
 
@@ -42,6 +42,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from study.analysis.sequential import MARGIN
 from study.common.errors import UsageError
 from study.common.messages import (
     MAX_PLAIN_INT,
@@ -75,7 +76,7 @@ __all__ = ["apply_overrides", "default_spec", "load_study_file", "spec_from_dict
 _SECTIONS = {
     "name": None, "seed": None, "base": None,
     "budget": ("time", "max_trials", "confirm_share", "confirm_top", "confirm_seeds", "max_seeds", "ablation_share"),
-    "objective": ("metrics", "level"),
+    "objective": ("metrics", "level", "margin"),
     "early_stopping": ("scheduler", "time_attr", "grace_period", "reduction_factor"),
     "search": None,
 }
@@ -145,6 +146,9 @@ def spec_from_dict(data: Any, source: str, *, base_dir: str | os.PathLike[str] |
         source=ctx.file,
         level=_number_in(ctx, "objective", "level", objective.get("level", 0.95), 0.5, 0.999,
                          "write e.g. level = 0.95 (the confidence level of every verdict)"),
+        margin=_number_in(ctx, "objective", "margin", objective.get("margin", MARGIN), 0.001, 0.5,
+                          "write e.g. margin = 0.01 (the smallest accuracy difference worth knowing: "
+                          "\"no difference shown\" needs the interval within ± margin)"),
     )
 
 

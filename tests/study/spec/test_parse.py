@@ -50,7 +50,7 @@ def test_default_spec_has_the_chapter():
     # the README demo (issues 12, 19): 10 minutes, most of it after the search for the technique table, an ablation phase
     assert spec.budget.time_s == 600.0
     assert (spec.budget.confirm_share, spec.budget.confirm_top, spec.budget.confirm_seeds) == (0.5, 1, 3)
-    assert spec.budget.ablation_share == 0.15 and spec.level == 0.95
+    assert spec.budget.ablation_share == 0.15 and spec.level == 0.95 and spec.margin == 0.01
     assert [(o.metric, o.direction) for o in spec.objectives] == [("accuracy", "maximize")]
     assert spec.early_stopping.scheduler == "asha" and spec.early_stopping.time_attr == "epoch"
     # the preset is expanded into base, typed
@@ -101,6 +101,8 @@ BAD_FILES = [
     ("[objective]\nmetrics = ['accurracy']\n[search]\n" + SEARCH_LR, "[objective] metrics",
      "did you mean 'accuracy'"),
     ("[objective]\nmetrics = []\n[search]\n" + SEARCH_LR, "[objective] metrics", "non-empty"),
+    ("[objective]\nmargin = 0\n[search]\n" + SEARCH_LR, "[objective] margin", "got 0"),
+    ("[objective]\nmargin = 2\n[search]\n" + SEARCH_LR, "[objective] margin", "smallest accuracy difference"),
     ("[objective]\nmetrics = ['train_seconds']\n[search]\n" + SEARCH_LR, "[objective] metrics", "must include accuracy"),
     ("[early_stopping]\nscheduler = 'hyperband'\n[search]\n" + SEARCH_LR, "[early_stopping] scheduler", "asha, none"),
     ("[early_stopping]\ntime_attr = 'epochs'\n[search]\n" + SEARCH_LR, "[early_stopping] time_attr", "did you mean 'epoch'"),
