@@ -74,10 +74,12 @@ class DecisionRecord:
 
     def label(self, compact: bool = False) -> str:
         """The verdict in a few words, for tables: "undecided (about 4 more seeds)"."""
-        if self.verdict != "undecided" or self.pairs < 2:
+        if self.verdict != "undecided":
             return self.verdict
         if self.more_seeds:
             return f"undecided (~{self.more_seeds} more)" if compact else f"undecided (about {self.more_seeds} more seeds)"
+        if self.pairs < 2:  # no spread to go by yet
+            return self.verdict
         return f"undecided (>{SEEDS_CAP} seeds)" if compact else f"undecided (a long shot: over {SEEDS_CAP} seeds)"
 
     def sentence(self) -> str:
