@@ -79,6 +79,7 @@ class TrialConfig:
     data_on_device: str = "auto"  # decoded uint8 images held in GPU memory: auto (CUDA, when they fit) | on | off
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     checkpoint_keep: int = 2  # epoch checkpoints kept per trial
+    checkpoint_every_s: float = 30.0  # s of a trial between epoch checkpoints (0 = every epoch); the last epoch always has one
     eval_every: int = 1  # epochs between validation passes (the last epoch always has one); 0 = only the last
 
     def __post_init__(self) -> None:
@@ -244,6 +245,8 @@ def _validate(c: TrialConfig) -> None:
     _check(0 <= c.threads <= 1024, f"threads must be in [0, 1024], got {c.threads!r}")
     _check(0 <= c.eval_every <= 1000, f"eval_every must be in [0, 1000] (epochs; 0 = only the last), got {c.eval_every!r}")
     _check(1 <= c.checkpoint_keep <= 1000, f"checkpoint_keep must be in [1, 1000], got {c.checkpoint_keep!r}")
+    _check(0.0 <= c.checkpoint_every_s <= 86400.0,
+           f"checkpoint_every_s must be in [0, 86400] (seconds; 0 = every epoch), got {c.checkpoint_every_s!r}")
     if c.schedule:
         try:
             stages = parse_schedule(c.schedule, c.lr)

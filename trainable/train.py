@@ -15,6 +15,7 @@ trial's wall time is counted in its :class:`~trainable.timing.TrialTimes` (``res
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -42,7 +43,7 @@ from trainable.evaluation import (
 from trainable.mixup import mixup, mixup_loss
 from trainable.optim import build_optimizer, set_hparams
 from trainable.runtime import Runtime
-from trainable.schedules import EpochPlan, step_hparams
+from trainable.schedules import EpochPlan, checkpoint_due, step_hparams
 from trainable.seeds import derive_seed, generator
 from trainable.timing import EpochTimer, TimeLedger, TrialTimes, warmup_seconds
 
@@ -53,7 +54,7 @@ EpochCallback = Callable[[dict[str, Any], "PendingCheckpoint | None"], None]
 """Called after every epoch with the epoch's metrics and its checkpoint, being written (or None)."""
 
 # Config keys that may differ between a run and its resumption (they do not change the result).
-_RUNTIME_KEYS = {"data_dir", "checkpoint_keep", "threads", "compile", "compile_cache", "fused_adamw", "cudnn_benchmark",
+_RUNTIME_KEYS = {"data_dir", "checkpoint_keep", "checkpoint_every_s", "threads", "compile", "compile_cache", "fused_adamw", "cudnn_benchmark",
                  "data_on_device", "eval_every"}
 
 
@@ -237,10 +238,11 @@ def fit(
     progress: bool = False,
     should_stop: StopCheck | None = None,
 ) -> FitState:
-    """Train the epochs ``state`` has not done yet; a checkpoint (written in the background) and
-    ``on_epoch`` after each. The time of each part goes to ``state.times``."""
+    """Train the epochs ``state`` has not done yet; ``on_epoch`` after each, and a checkpoint (written
+    in the background) after those ``checkpoint_due`` picks. The time of each part goes to ``state.times``."""
     cfg, rt, times = trial.cfg, trial.runtime, state.times
     sizes_seen: set[int] = set()  # compilation and autotuning happen at a size's first steps
+    checkpointed_at = time.monotonic()  # this attempt's start, then its last checkpoint
     for plan in trial.plans[state.next_epoch:]:
         if plan.starts_cycle and plan.cycle.reset_optimizer:  # fine_tune: fresh optimizer state per cycle
             trial.optimizer = build_optimizer(trial.model, cfg.weight_decay, fused=rt.fused_adamw or None)
@@ -273,9 +275,10 @@ def fit(
         }
         state.history.append(metrics)
         ckpt = None
-        if checkpoints is not None:
+        if checkpoints is not None and checkpoint_due(time.monotonic() - checkpointed_at, cfg.checkpoint_every_s, last):
             with times.part("checkpoint"):
                 ckpt = checkpoints.submit(plan.epoch, _checkpoint_state(trial, state, plan.epoch, optimizer=not last))
+            checkpointed_at = time.monotonic()
         if on_epoch is not None:
             on_epoch(dict(metrics), ckpt)
     return state
@@ -297,10 +300,12 @@ def run_trial(
 ) -> TrialResult:
     """Train and evaluate one configuration; resume from ``checkpoint_dir`` when it has a checkpoint.
 
-    A checkpoint is written there at the end of every epoch, by a background thread.
+    A checkpoint is written there, by a background thread, at the end of the epochs
+    ``trainable.schedules.checkpoint_due`` picks: every ``checkpoint_every_s`` seconds, and the last.
     ``on_epoch(metrics, checkpoint)`` is called after each epoch (metrics: epoch, train_loss,
     valid_loss, accuracy, top5, lr, epoch_seconds, images_per_s, eval_seconds, size) with the epoch's
-    :class:`~trainable.checkpoint.PendingCheckpoint`: ``checkpoint.wait()`` before handing it on.
+    :class:`~trainable.checkpoint.PendingCheckpoint` (None for an epoch without one):
+    ``checkpoint.wait()`` before handing it on.
     ``should_stop()`` is asked before every batch, of training and of evaluation; when it says
     True, :class:`TrialStopped` is raised at once (a study's deadline does not wait for the end of
     an epoch), and the epochs checkpointed so far stand. ``times``: the ledger the trial's parts

@@ -52,6 +52,7 @@ _NOT_SEARCHABLE = {
     "schedule": "search progressive, resize_start_scale, resize_frac and resize_mode instead",
     "threads": "it changes speed, not what is learned; set it in [base]",
     "checkpoint_keep": "it changes disk use, not what is learned; set it in [base]",
+    "checkpoint_every_s": "it changes how much a lost trial redoes, not what is learned; set it in [base]",
     "compile": "it changes speed, not what is learned; set it in [base]",
     "bf16": "it is a runtime setting; set it in [base]",
     "channels_last": "it changes speed, not what is learned; set it in [base]",

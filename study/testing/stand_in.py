@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from study.tune.reporting import TrialReporter
+from trainable.schedules import checkpoint_due
 
 __all__ = ["BORDERLINE_GAINS", "EPOCH_S_ENV", "LONG_WORK_S", "PLANTED", "WORK_S", "borderline_trial", "long_trial", "paced_trial",
            "planted_trial", "sleep_trial"]
@@ -166,6 +167,7 @@ def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None, 
         per_epoch = epoch_s if epoch_s is not None else work_s / epochs
         quality = (quality_of or _quality)(report.trial)
         started_at = time.time()  # this run's wall clock, reported (tests check which trials overlapped)
+        checkpointed_at = time.monotonic()  # as train_trial: a checkpoint when checkpoint_due says so
         for epoch in range(len(history), epochs):
             if _pause(per_epoch, report.should_stop):  # the "training" of this epoch
                 report.end_if_stopped_by_tune()
@@ -178,7 +180,9 @@ def _sleep_trial(config: dict[str, Any], work_s: float, quality_of: Any = None, 
                 "started_at": started_at, "ended_at": time.time(),
             }
             history.append(metrics)
-            report.epoch(metrics, _save(report.work, epoch, history))
+            due = checkpoint_due(time.monotonic() - checkpointed_at, cfg.checkpoint_every_s, epoch == epochs - 1)
+            report.epoch(metrics, _save(report.work, epoch, history) if due else None)
+            checkpointed_at = time.monotonic() if due else checkpointed_at
 
         accuracy = history[-1]["accuracy"]
         classes = [f"class_{k}" for k in range(10)]  # as many as the embedded set and Imagenette

@@ -23,7 +23,7 @@ from study.common.folder import tracking_uri_of
 from study.driver.tuner import KEEP_CHECKPOINTS
 from study.tune.optuna_store import optuna_file
 from study.tune.optuna_store import storage as optuna_storage
-from tests.study.helpers import write_study
+from tests.study.helpers import EVERY_EPOCH, write_study
 
 pytestmark = pytest.mark.slow
 
@@ -105,7 +105,7 @@ def _wait_mid_study(study: Path, proc: subprocess.Popen, timeout: float = 240.0,
 
 
 def _spec(tmp_path: Path, data: Path, name: str, confirm_top: int, epochs: int) -> Path:
-    spec = write_study(tmp_path / "spec", data, name=name, max_trials=4, budget="400s")
+    spec = write_study(tmp_path / "spec", data, name=name, max_trials=4, budget="400s", base=EVERY_EPOCH)
     text = spec.read_text().replace("confirm_top = 1", f"confirm_top = {confirm_top}").replace("confirm_seeds = 2", "confirm_seeds = 1")
     text = text.replace("epochs = 3", f"epochs = {epochs}")
     spec.write_text(text)

@@ -28,7 +28,7 @@ from study.testing.faults import TRAINABLE_ENV
 from study.testing.stand_in import EPOCH_S_ENV
 from study.tune.optuna_store import optuna_file
 from study.tune.optuna_store import storage as optuna_storage
-from tests.study.helpers import kill_node, start_ray_head, start_ray_worker, stop_ray_head, write_study
+from tests.study.helpers import EVERY_EPOCH, kill_node, start_ray_head, start_ray_worker, stop_ray_head, write_study
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def head(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _spec(tmp_path: Path, data: Path, name: str, trials: int) -> Path:
-    spec = write_study(tmp_path / "spec", data, name=name, max_trials=trials, budget="300s",
+    spec = write_study(tmp_path / "spec", data, name=name, max_trials=trials, budget="300s", base=EVERY_EPOCH,
                        search='lr = { float = [1e-3, 1e-2], log = true }\n')
     text = spec.read_text().replace("epochs = 3", f"epochs = {EPOCHS}").replace('scheduler = "asha"', 'scheduler = "none"')
     spec.write_text(text.replace("confirm_top = 1", "confirm_top = 0"))

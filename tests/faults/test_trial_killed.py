@@ -16,7 +16,7 @@ from study.testing.faults import FAULT_ENV
 from study.tracking import TAG_KIND
 from study.tracking.records import read_records
 from study.tune.monitor import read_outcomes
-from tests.study.helpers import write_study
+from tests.study.helpers import EVERY_EPOCH, write_study
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ def test_killed_trial_resumes_to_the_same_result_in_the_same_run(ray_session, sm
 
     marker = tmp_path / "killed-once"
     spec_file = write_study(tmp_path / "spec", small_data, name="killed", max_trials=1,
-                            extra="", search='lr = { float = [1e-3, 1e-2], log = true }\n')
+                            base=EVERY_EPOCH, search='lr = { float = [1e-3, 1e-2], log = true }\n')
     text = spec_file.read_text().replace('scheduler = "asha"', 'scheduler = "none"')
     spec_file.write_text(text)
     fault = {"kill_after_epoch": 0, "marker": str(marker), "delay_s": 0.2}

@@ -12,12 +12,16 @@ from pathlib import Path
 
 from study.testing.servers import MlflowServer, free_port
 
-__all__ = ["MlflowServer", "active_nodes", "free_port", "kill_node", "ray_is_up", "start_ray_head", "start_ray_worker",
+__all__ = ["EVERY_EPOCH", "MlflowServer", "active_nodes", "free_port", "kill_node", "ray_is_up", "start_ray_head", "start_ray_worker",
            "stop_ray_head", "write_study"]
 
 
+EVERY_EPOCH = "checkpoint_every_s = 0\n"  # [base]: a checkpoint after every epoch (fault tests strike after epoch 1)
+
+
 def write_study(folder: Path, data: Path, *, name: str = "t", extra: str = "", budget: str = "150s",
-                max_trials: int = 4, search: str | None = None) -> Path:
+                max_trials: int = 4, search: str | None = None, base: str = "") -> Path:
+    """A study file of the tiny preset on ``data``: ``base`` adds lines to [base], ``extra`` whole tables."""
     folder.mkdir(parents=True, exist_ok=True)
     search = search if search is not None else (
         'lr = { float = [1e-3, 1e-2], log = true }\n'
@@ -34,6 +38,7 @@ data = "{data}"
 data_dir = "{folder / 'cache'}"
 epochs = 3
 batch_size = 16
+{base}
 [budget]
 time = "{budget}"
 max_trials = {max_trials}

@@ -38,6 +38,7 @@ def test_frozen():
     ("tta_beta", 1.5, "1.5"),
     ("label_noise", 3, "label_noise must be one of"),
     ("min_scale", 0.0, "min_scale"),
+    ("checkpoint_every_s", -1.0, "checkpoint_every_s must be in .*0 = every epoch.*got -1.0"),
     ("flip", "maybe", "flip must be true or false, got 'maybe'"),
     ("device", "tpu", "'tpu'"),
     ("schedule", "128x4,224", "SIZExEPOCHS"),

@@ -6,6 +6,7 @@ import pytest
 from trainable.config import TrialConfig
 from trainable.schedules import (
     Stage,
+    checkpoint_due,
     epoch_plan,
     format_schedule,
     one_cycle,
@@ -148,3 +149,10 @@ def test_resize_schedule_rejects(kwargs, needle):
     with pytest.raises(ValueError) as info:
         resize_schedule(**kwargs)
     assert needle in str(info.value)
+
+
+def test_a_checkpoint_is_due_after_every_s_seconds_and_after_the_last_epoch():
+    assert not checkpoint_due(29.9, 30.0, last_epoch=False)
+    assert checkpoint_due(30.0, 30.0, last_epoch=False)
+    assert checkpoint_due(0.1, 30.0, last_epoch=True)  # the last epoch always: the weights a trial ends with
+    assert checkpoint_due(0.0, 0.0, last_epoch=False)  # 0: every epoch

@@ -65,7 +65,7 @@ def _cfg(data: tuple[Path, Path], **kw):
 
     root, data_dir = data
     return TrialConfig.from_dict(dict(data=str(root), data_dir=str(data_dir), presize=48, size=32, epochs=2, batch_size=16,
-                                      threads=1, **kw))
+                                      threads=1, checkpoint_every_s=0.0, **kw))  # a checkpoint every epoch
 
 
 def test_run_trial_counts_every_part_on_the_training_thread_and_they_add_up_to_its_wall(data, tmp_path) -> None:

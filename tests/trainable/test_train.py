@@ -21,7 +21,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def _cfg(data: tuple[Path, Path], **kw) -> TrialConfig:
     root, data_dir = data
     base = dict(data=str(root), data_dir=str(data_dir), presize=48, size=32, epochs=3, batch_size=16, threads=1,
-                lr=3e-3)
+                lr=3e-3, checkpoint_every_s=0.0)  # a checkpoint every epoch (these epochs take under a second)
     base.update(kw)
     return TrialConfig.from_dict(base)
 
@@ -89,6 +89,26 @@ def num_batches_of(cfg) -> int:
 def _same_metrics(a: list[dict], b: list[dict]) -> bool:
     keys = ("epoch", "size", "train_loss", "valid_loss", "accuracy", "top5", "lr")
     return [[m[k] for k in keys] for m in a] == [[m[k] for k in keys] for m in b]
+
+
+def test_checkpoints_come_every_checkpoint_every_s_and_after_the_last_epoch(data, tmp_path):
+    """Epochs shorter than ``checkpoint_every_s`` get no checkpoint but the last; a trial stopped
+    before it has none to resume from and starts over."""
+    cfg = _cfg(data, epochs=3, checkpoint_every_s=3600.0)
+    got: list[tuple[int, bool]] = []
+    run_trial(cfg, on_epoch=lambda m, c: got.append((m["epoch"], c is not None)), checkpoint_dir=tmp_path / "a")
+    assert got == [(0, False), (1, False), (2, True)]
+    assert [p.name for p in (tmp_path / "a").glob("epoch-*.pt")] == ["epoch-00002.pt"]
+
+    def stop_after_second(m, ckpt):
+        if m["epoch"] == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run_trial(cfg, on_epoch=stop_after_second, checkpoint_dir=tmp_path / "b")
+    assert not list((tmp_path / "b").glob("epoch-*.pt"))
+    resumed = run_trial(cfg, checkpoint_dir=tmp_path / "b")
+    assert resumed.resumed_from_epoch is None and [m["epoch"] for m in resumed.history] == [0, 1, 2]
 
 
 def test_resume_refuses_another_config(data, tmp_path):
