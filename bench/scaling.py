@@ -40,12 +40,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trainable.config import TrialConfig
+
 GOAL = 0.05  # slots waiting on the driver, share of the search's slot-time
 GPUS = 64
 
 
-def study_file(folder: Path, data: Path, trials: int, epochs: int) -> Path:
+def study_file(folder: Path, data: Path, trials: int, epochs: int, checkpoint_every_s: float | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
+    every = "" if checkpoint_every_s is None else f"checkpoint_every_s = {checkpoint_every_s}"
     path = folder / "study.toml"
     path.write_text(f"""
 name = "scale"
@@ -55,6 +58,7 @@ preset = "tiny"
 data = "{data}"
 data_dir = "{folder / 'cache'}"
 epochs = {epochs}
+{every}
 [budget]
 time = "4h"
 max_trials = {trials}
@@ -121,6 +125,13 @@ def _write_bytes() -> int:
     return 0
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far (/proc/stat): the machine's CPU use over the search."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def _slot_wait(spans: list[tuple[float, float]], t0: float, t1: float, slots: int) -> dict[str, float]:
     """Pack trial spans into slots (first free one); the idle slot-time while trials were still to start."""
     spans = sorted(spans)
@@ -144,13 +155,13 @@ def _slot_wait(spans: list[tuple[float, float]], t0: float, t1: float, slots: in
 
 
 def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, trials: int, epochs: int,
-             epoch_s: float) -> dict[str, Any]:
+             epoch_s: float, checkpoint_every_s: float | None) -> dict[str, Any]:
     os.environ["XRESNET_STUDY_TEST_TRAINABLE"] = "study.testing.stand_in:paced_trial"
     import study.driver.search as runner
     from study.driver.launch import LaunchOptions, launch
     from study.tune.searcher import StudySearch
 
-    spec = study_file(folder / "spec", data, trials, epochs)
+    spec = study_file(folder / "spec", data, trials, epochs, checkpoint_every_s)
     opts = LaunchOptions(space=str(spec), root=str(folder / "studies"), address=address, gpus_per_trial=GPUS / slots,
                          status_every_s=30.0)
     timers = {n: _Timer(StudySearch, n) for n in ("suggest", "on_trial_result", "on_trial_complete")}
@@ -158,11 +169,11 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     real_search = runner.run_search
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
-        seen.update(start=time.time(), cpu=time.process_time(), wrote=_write_bytes())
+        seen.update(start=time.time(), cpu=time.process_time(), wrote=_write_bytes(), ticks=_cpu_ticks())
         try:
             return real_search(*args, **kwargs)
         finally:
-            seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=_write_bytes())
+            seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=_write_bytes(), ticks_end=_cpu_ticks())
 
     runner.run_search = timed_search
     stop, peak = threading.Event(), {}
@@ -197,9 +208,11 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     files = [p for p in study.rglob("*") if p.is_file()]
     n = len(spans)
     return {
-        "slots": slots, "trials": n, "asked": trials, "epochs": epochs, "epoch_s": epoch_s, "counts": summary["counts"],
+        "slots": slots, "trials": n, "asked": trials, "epochs": epochs, "epoch_s": epoch_s,
+        "checkpoint_every_s": checkpoint_every_s if checkpoint_every_s is not None else TrialConfig().checkpoint_every_s, "counts": summary["counts"],
         "search_s": t1 - t0, "ideal_s": n * epochs * epoch_s / slots, **shares,
         "driver_cpu_per_trial_s": (seen["cpu_end"] - seen["cpu"]) / max(n, 1),
+        "machine_cpu_busy": (seen["ticks_end"][0] - seen["ticks"][0]) / max(seen["ticks_end"][1] - seen["ticks"][1], 1),
         "suggest_median_ms": 1000 * statistics.median(suggest) if suggest else float("nan"),
         "suggest_last_tenth_ms": 1000 * statistics.median(tenth) if tenth else float("nan"),
         "suggest_calls": len(suggest),
@@ -255,16 +268,19 @@ def stop_cluster(proc: subprocess.Popen) -> None:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'slots':>5} {'trials':>6} {'search':>8} {'ideal':>7} {'busy':>5} {'ramp':>5} {'WAIT':>5} {'drv cpu/trial':>13} "
-            f"{'suggest p50':>11} {'last 10%':>8} {'searcher/trial':>14} {'drv wrote':>9} {'folder':>12} {'cluster RSS':>11} {'load':>5}")
+    head = (f"{'slots':>5} {'trials':>6} {'ckpt':>5} {'search':>8} {'ideal':>7} {'busy':>5} {'ramp':>5} {'WAIT':>5} {'drv cpu/trial':>13} "
+            f"{'suggest p50':>11} {'last 10%':>8} {'searcher/trial':>14} {'drv wrote':>9} {'folder':>12} {'cluster RSS':>11} {'load':>5} "
+            f"{'CPUs busy':>9}")
     lines = [head]
     for r in rows:
         verdict = "" if r["wait_share"] <= GOAL else "  > goal"
         lines.append(
-            f"{r['slots']:>5} {r['trials']:>6} {r['search_s']:>7.0f}s {r['ideal_s']:>6.0f}s {r['busy_share']:>5.0%} {r['ramp_share']:>5.0%} "
+            f"{r['slots']:>5} {r['trials']:>6} {r.get('checkpoint_every_s', 0.0):>4g}s "
+            f"{r['search_s']:>7.0f}s {r['ideal_s']:>6.0f}s {r['busy_share']:>5.0%} {r['ramp_share']:>5.0%} "
             f"{r['wait_share']:>5.1%} {r['driver_cpu_per_trial_s']:>12.3f}s {r['suggest_median_ms']:>9.0f}ms "
             f"{r['suggest_last_tenth_ms']:>6.0f}ms {r['searcher_other_ms_per_trial']:>12.0f}ms {r['driver_wrote_mb']:>7.1f}MB "
-            f"{r['folder_mb']:>5.0f}MB/{r['folder_files']:<5} {r['workers_rss_gb']:>9.1f}GB {r['load_before']:>5.1f}{verdict}")
+            f"{r['folder_mb']:>5.0f}MB/{r['folder_files']:<5} {r['workers_rss_gb']:>9.1f}GB {r['load_before']:>5.1f} "
+            f"{r.get('machine_cpu_busy', float('nan')):>9.0%}{verdict}")
     return "\n".join(lines)
 
 
@@ -298,6 +314,8 @@ def main() -> None:
     ap.add_argument("--cases", default="8x100,64x100,8x300,64x300,64x1000", help="SLOTSxTRIALS, comma-separated")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--epoch-s", type=float, default=1.0, help="s of sleep per epoch of a trial")
+    ap.add_argument("--checkpoint-every-s", type=float,
+                    help="[base] checkpoint_every_s of the trials (default: the trainable's, 30 s; 0: every epoch)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--plot", type=Path)
@@ -310,7 +328,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.one:
         slots, trials = (int(v) for v in args.one.split("x"))
-        row = run_case(args.address, args.head_pid, args.data, args.folder, slots, trials, args.epochs, args.epoch_s)
+        row = run_case(args.address, args.head_pid, args.data, args.folder, slots, trials, args.epochs, args.epoch_s,
+                       args.checkpoint_every_s)
         (args.folder / "row.json").write_text(json.dumps(row))
         return
 
@@ -326,7 +345,9 @@ def main() -> None:
         env["XS_SCALING_PROFILE"] = str(args.profile.resolve())
     env["RAY_AUTH_MODE"] = "token"  # the bench imports study.driver.search (and so ray) before launch can choose it
     rows = []
-    print(f"scaling: a cluster declaring {GPUS} GPUs at {address}; trials of {args.epochs} x {args.epoch_s:g} s; "
+    every = args.checkpoint_every_s if args.checkpoint_every_s is not None else TrialConfig().checkpoint_every_s
+    print(f"scaling: a cluster declaring {GPUS} GPUs at {address}; trials of {args.epochs} x {args.epoch_s:g} s, "
+          f"a checkpoint every {every:g} s; "
           f"{os.cpu_count()} CPUs", flush=True)
     try:
         for case in cases.split(","):
@@ -335,6 +356,8 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--one", case, "--address", address, "--head-pid", str(head.pid), "--data", str(data),
                    "--folder", str(folder),
                    "--epochs", str(args.epochs), "--epoch-s", str(args.epoch_s)]
+            if args.checkpoint_every_s is not None:
+                cmd += ["--checkpoint-every-s", str(args.checkpoint_every_s)]
             with open(folder / "driver.log", "w") as log:
                 done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             if done.returncode != 0:
@@ -347,12 +370,14 @@ def main() -> None:
         stop_cluster(head)
     text = "\n".join([
         f"scaling (issue 20): a Ray cluster declaring {GPUS} GPUs (one head, `ray start --num-gpus {GPUS}`), "
-        f"study.testing.stand_in:paced_trial ({args.epochs} epochs x {args.epoch_s:g} s), the real driver, Optuna (its JournalStorage file), "
+        f"study.testing.stand_in:paced_trial ({args.epochs} epochs x {args.epoch_s:g} s, checkpoint_every_s = {every:g}), "
+        "the real driver, Optuna (its JournalStorage file), "
         f"MLflow (the folder's SQLite, sent by the driver); {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "busy: slot-time in trials; ramp: slot-time before each slot's first trial; WAIT: slot-time idle while trials were "
         f"still to start (goal <= {GOAL:.0%}); drv cpu/trial: the driver's CPU s during the search per trial; suggest: "
         "StudySearch.suggest (median, and of the last tenth); searcher/trial: its on_trial_result + on_trial_complete; "
-        "drv wrote: bytes the driver wrote in the search; folder: the study folder at the end; load: 1-min load average before",
+        "drv wrote: bytes the driver wrote in the search; folder: the study folder at the end; load: 1-min load average before; "
+        "CPUs busy: the whole machine's CPU use during the search (/proc/stat)",
         "", table(rows)])
     print("\n" + text)
     if args.out:
