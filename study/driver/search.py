@@ -79,7 +79,7 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
 
     from study.spec import to_trial_config
     from study.spec.seeds import seed_points
-    from study.tune.optuna_store import optuna_file
+    from study.tune.optuna_store import optuna_file, sync
     from study.tune.searcher import new_search
 
     spec = _validated_when_judged(spec)
@@ -112,7 +112,10 @@ def run_search(spec: StudySpec, rt: Runtime) -> SearchOutcome:
     if deadline.time() - time.time() <= 0:
         rt.say("search: no time left in the budget for the search")
     else:
-        fit_phase(rt, "search", build, param_space)
+        try:
+            fit_phase(rt, "search", build, param_space)
+        finally:
+            sync(optuna_storage)  # the journal's lines on disk (written without an fsync each)
     return _outcome(spec, rt, optuna_storage, base.to_dict(), points[0][1] if points else {}, metrics)
 
 

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OPTUNA_FILE", "count_skipped", "optuna_file", "param_importances", "read_trials", "settle_running", "storage"]
+__all__ = ["OPTUNA_FILE", "count_skipped", "optuna_file", "param_importances", "read_trials", "settle_running", "storage", "sync"]
 
 OPTUNA_FILE = "optuna.journal"  # in the study folder; `optuna-dashboard <that file>` opens it
 
@@ -38,10 +38,23 @@ def _file_id(path: str) -> tuple[int, int] | None:
 
 def _open(path: str) -> Any:
     import optuna
-    from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.storages.JournalStorage(JournalFileBackend(path))
+    from study.tune.journal_file import JournalFile
+
+    return optuna.storages.JournalStorage(JournalFile(path))
+
+
+def sync(path: str) -> None:
+    """Put the journal's lines on disk (the end of a phase: see :class:`study.tune.journal_file.JournalFile`)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def storage(path: str) -> Any:
@@ -78,6 +91,7 @@ def settle_running(path: str, name: str) -> None:
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         state = optuna.trial.TrialState.PRUNED if t.intermediate_values else optuna.trial.TrialState.FAIL
         study.tell(t.number, state=state)
+    sync(path)
 
 
 def read_trials(journal: Path, name: str) -> list[dict[str, Any]]:

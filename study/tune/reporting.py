@@ -13,7 +13,8 @@ stand-in measures the real machinery:
    the last epoch is held back and reported with the final evaluation, so a scheduler sees exactly
    one result per epoch and never stops a trial between its last epoch and its final (TTA) evaluation;
 4. ``final``: final metrics and artifacts to MLflow (closing the run FINISHED), the last report,
-   without a checkpoint: an ended trial is never run again, and the driver removes its checkpoints
+   marked ``done`` (Tune ends the trial on it, without asking the worker once more), without a
+   checkpoint: an ended trial is never run again, and the driver removes its checkpoints
    (``study.tune.monitor``), so copying the last one into the study folder would be work thrown away
    (and possibly one more experiment snapshot Tune forces: ``study.driver.tuner.KEEP_CHECKPOINTS``).
 
@@ -328,8 +329,11 @@ class TrialReporter:
             self.run.end("FINISHED", "finished")
         self.times.add("report", time.perf_counter() - started)
         last = self._held.get("metrics") or (result.history[-1] if result.history else {})
+        # ``done``: Tune ends the trial on this report. Without it Tune would ask the worker once more,
+        # a round trip through the driver's loop before the worker is free for the next trial
+        # (docs/SCALING.md); this thread is let go (``SystemExit``) when Tune resets or stops the worker.
         tune.report(
-            {**last, **final, "epoch": self.last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True,
+            {**last, **final, "epoch": self.last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, "done": True,
              RUN_ID_KEY: self.run_id, **self.times.snapshot().to_flat(),
              "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU(s) Ray gave this trial
              "device": str(getattr(result, "device", ""))},  # where it trained (cuda, cpu, mps)

@@ -139,3 +139,22 @@ def test_before_any_trial_finished_the_running_trials_epochs_give_the_rate():
     assert s.suggest("b") == Searcher.FINISHED and any("predicted 8 s > " in line for line in said), said
     s.on_trial_complete("a", {OBJECTIVE_KEY: 0.5, FINISHED_KEY: True, "time_total_s": 10.0, "cost": 0.125})
     assert s.running_reports == {} and s.predicted_seconds(0.125) == pytest.approx(10.0)  # finished trials decide now
+
+
+def test_the_journal_written_without_fsync_is_optunas_own_format_and_survives_pickling(tmp_path):
+    """Optuna's own file backend (and optuna-dashboard) reads it; Tune pickles the searcher with its storage."""
+    import pickle
+
+    from optuna.storages.journal import JournalFileBackend
+
+    from study.tune.optuna_store import sync
+
+    path = optuna_file(tmp_path)
+    study = optuna.create_study(study_name="a", storage=_storage(path), direction="maximize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("n", 1, 3), n_trials=4)
+    sync(path)
+    stock = optuna.load_study(study_name="a", storage=optuna.storages.JournalStorage(JournalFileBackend(path)))
+    assert [(t.params, t.value) for t in stock.trials] == [(t.params, t.value) for t in study.trials]
+    revived = pickle.loads(pickle.dumps(_storage(path)))
+    assert [t.value for t in optuna.load_study(study_name="a", storage=revived).trials] == [t.value for t in study.trials]
+    assert not list(tmp_path.glob("*.lock")), "the journal's lock is released after each write"
