@@ -5,10 +5,12 @@ its Optuna storage and MLflow (the study folder's SQLite store, sent by the driv
 
 For each (concurrent trials, trials) case, in a fresh driver process:
 
-* **slot wait**: the share of the search's slot-time in which a slot had no trial while the
-  searcher still had trials to start (a slot waiting on the driver: its loop, Optuna, MLflow,
-  Ray's actor start); the ramp-up (from the search's start to each slot's first trial) apart.
-  Goal (issue 20): at most 5 % up to 64 concurrent trials and 1,000 trials;
+* **slot wait**: the share of the search's slot-time in which a slot (a worker: Tune reuses it for
+  the slot's next trial) was between two of its trials, waiting on the driver (its loop, Optuna,
+  MLflow) and Ray (the round trips to the worker); the ramp-up (from the search's start to each
+  slot's first trial) apart. Goal (issue 20): at most 5 % up to 64 concurrent trials and 1,000
+  trials. Where that wait went, leg by leg (``LEGS``): the bench stamps Tune's controller and the
+  searcher in the driver process;
 * **driver CPU per trial**: the driver process's CPU seconds during the search / trials;
 * **suggest**: Optuna's suggestion (``StudySearch.suggest``, TPE multivariate with the constant
   liar) median and last-tenth median, and the searcher's other storage calls per trial;
@@ -83,7 +85,8 @@ class _Timer:
     """Wall seconds of each call of a method (the bench's own instrumentation, in the driver process)."""
 
     def __init__(self, cls: Any, name: str) -> None:
-        self.cls, self.name, self.real, self.seconds = cls, name, getattr(cls, name), []
+        self.cls, self.name, self.real = cls, name, getattr(cls, name)
+        self.seconds: list[float] = []
 
         def timed(obj: Any, *args: Any, **kwargs: Any) -> Any:
             t = time.perf_counter()
@@ -93,6 +96,82 @@ class _Timer:
                 self.seconds.append(time.perf_counter() - t)
 
         setattr(cls, name, timed)
+
+
+class _Stamps:
+    """When the driver did what for each trial (``time.time()`` by Tune trial id; the first time only):
+    the bench's own instrumentation of Tune's controller and the searcher, in the driver process."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, dict[str, float]] = {}
+
+    def patch(self, cls: Any, name: str, label: str) -> None:
+        real = getattr(cls, name)
+
+        def stamped(obj: Any, trial: Any, *args: Any, **kwargs: Any) -> Any:
+            out = real(obj, trial, *args, **kwargs)
+            tid = trial if isinstance(trial, str) else trial.trial_id
+            if out is not None or label != "made":  # a suggestion that made no trial is not one
+                self.at.setdefault(tid, {}).setdefault(label, time.time())
+            return out
+
+        setattr(cls, name, stamped)
+
+    def patch_final(self, cls: Any) -> None:
+        """When the driver got each trial's final report (the one marked ``xs_finished``)."""
+        from study.tune.reporting import FINISHED_KEY
+
+        real = cls._on_training_result
+
+        def stamped(obj: Any, trial: Any, result: Any) -> Any:
+            if any(r.get(FINISHED_KEY) for r in (result if isinstance(result, list) else [result])):
+                self.at.setdefault(trial.trial_id, {}).setdefault("final_seen", time.time())
+            return real(obj, trial, result)
+
+        cls._on_training_result = stamped
+
+
+# A slot's wait between two trials on the same worker, in the order it happens: the last trial's
+# final report reaches the driver, which ends the trial (Tune asks the worker once more and gets its
+# "done"), makes the next trial (Optuna's suggestion), sends it to the worker, which resets, gets
+# Tune's first "train" call, and runs the trial's code. Each leg counts from the latest of the marks
+# before it (the next trial may have been made before the last one ended), so the legs add up to the gap.
+LEGS = (("final_seen", "final report seen"), ("ended", "trial ended"), ("made", "next suggested"),
+        ("reset_sent", "reset sent"), ("reset_done", "worker reset"), ("train_sent", "train sent"),
+        ("attempt", "code runs"))
+
+
+Runs = dict[Any, list[tuple[float, float, str]]]  # worker pid -> its trials' (start, end, Tune trial id), in order
+
+
+def by_worker(states: list[Any]) -> Runs:
+    """Each worker's trials, from their records: the first attempt's start (its pid: a slot, since Tune
+    reuses the worker for the slot's next trial) to the last thing the trial recorded."""
+    runs: Runs = {}
+    for s in states:
+        if s.attempts and s.end is not None:
+            end = max([*s.times.values(), s.final_time]) / 1000.0
+            runs.setdefault(s.attempts[0].get("pid"), []).append((s.attempts[0]["time"] / 1000.0, end, s.trial_key.split("/")[-1]))
+    for trials in runs.values():
+        trials.sort()
+    return runs
+
+
+def _legs(runs: Runs, at: dict[str, dict[str, float]], slot_time: float) -> dict[str, Any]:
+    """Each leg's share of the slot-time, summed over every pair of consecutive trials on one worker,
+    and the median gap; a pair missing a stamp is left out."""
+    sums = {k: 0.0 for k, _ in LEGS}
+    gaps = []
+    for trials in runs.values():
+        for (_, end, prev), (start, _, nxt) in zip(trials, trials[1:]):
+            marks = [end, *(at.get(prev, {}).get(k) for k, _ in LEGS[:2]), *(at.get(nxt, {}).get(k) for k, _ in LEGS[2:-1]), start]
+            if any(m is None for m in marks):
+                continue
+            latest = [max(m for m in marks[: i + 1] if m is not None) for i in range(len(marks))]
+            for (key, _), a, b in zip(LEGS, latest, latest[1:]):
+                sums[key] += b - a
+            gaps.append(start - end)
+    return {"legs": {k: v / slot_time for k, v in sums.items()}, "gap_median_s": statistics.median(gaps) if gaps else float("nan"), "gaps": len(gaps)}
 
 
 def _rss_sampler(stop: threading.Event, peak: dict[str, float], head_pid: int) -> None:
@@ -115,6 +194,31 @@ def _rss_sampler(stop: threading.Event, peak: dict[str, float], head_pid: int) -
         peak["driver"] = max(peak.get("driver", 0.0), me.memory_info().rss)
 
 
+def _cluster_cpu(head_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the cluster's processes (the head's, recursively) by kind: the trial
+    workers (``ray::``, and those gone: the raylet's reaped children), Ray's own (raylet, GCS,
+    agents), and the bench's driver itself."""
+    import psutil
+
+    out = {"workers": 0.0, "ray": 0.0, "driver": sum(psutil.Process().cpu_times()[:2])}
+    try:
+        procs = [psutil.Process(head_pid), *psutil.Process(head_pid).children(recursive=True)]
+    except psutil.Error:
+        return out
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            if p.name().startswith("ray::"):
+                out["workers"] += t.user + t.system
+            else:
+                out["ray"] += t.user + t.system
+                if p.name() == "raylet":
+                    out["workers"] += t.children_user + t.children_system  # workers that exited
+        except psutil.Error:
+            continue
+    return out
+
+
 def _write_bytes() -> int:
     try:
         for line in Path("/proc/self/io").read_text().splitlines():
@@ -125,38 +229,32 @@ def _write_bytes() -> int:
     return 0
 
 
-def _cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of the whole machine so far (/proc/stat): the machine's CPU use over the search."""
+def _cpu_ticks() -> tuple[int, int, int]:
+    """(busy, total, stolen) jiffies of the whole machine so far (/proc/stat): the machine's CPU use
+    over the search, and the time its virtual CPUs waited for the host (other machines' work)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
-    return sum(fields) - idle, sum(fields)
+    return sum(fields) - idle, sum(fields), fields[7] if len(fields) > 7 else 0
 
 
-def _slot_wait(spans: list[tuple[float, float]], t0: float, t1: float, slots: int) -> dict[str, float]:
-    """Pack trial spans into slots (first free one); the idle slot-time while trials were still to start."""
-    spans = sorted(spans)
-    last_start = spans[-1][0] if spans else t1
-    lanes: list[float] = []  # each lane's end
-    ramp = wait = 0.0
-    for start, end in spans:
-        free = next((i for i, e in enumerate(lanes) if e <= start + 1e-3), None)
-        if free is None and len(lanes) < slots:
-            ramp += start - t0
-            lanes.append(end)
-            continue
-        if free is None:  # more overlap than slots (clock noise): take the lane that ends first
-            free = min(range(len(lanes)), key=lambda i: lanes[i])
-        wait += max(0.0, min(start, last_start) - lanes[free])
-        lanes[free] = end
-    ramp += max(0, slots - len(lanes)) * (last_start - t0)  # slots never used while trials were to start
+def _slot_wait(runs: Runs, t0: float, t1: float, slots: int) -> dict[str, float]:
+    """The search's slot-time by what each slot (worker) was doing: in trials (busy), before its first
+    one (ramp), between two of its trials (WAIT: waiting on the driver and Ray), after its last (the
+    tail); a slot no worker ever took counts as ramp until the last trial started."""
+    starts = [start for trials in runs.values() for start, _, _ in trials]
+    last_start = max(starts) if starts else t1
+    busy = sum(end - start for trials in runs.values() for start, end, _ in trials)
+    ramp = sum(trials[0][0] - t0 for trials in runs.values()) + max(0, slots - len(runs)) * (last_start - t0)
+    wait = sum(b[0] - a[1] for trials in runs.values() for a, b in zip(trials, trials[1:]))
     slot_time = slots * (t1 - t0)
-    busy = sum(e - s for s, e in spans)
     return {"wait_share": wait / slot_time, "ramp_share": ramp / slot_time, "busy_share": busy / slot_time}
 
 
 def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, trials: int, epochs: int,
              epoch_s: float, checkpoint_every_s: float | None) -> dict[str, Any]:
     os.environ["XRESNET_STUDY_TEST_TRAINABLE"] = "study.testing.stand_in:paced_trial"
+    from ray.tune.execution.tune_controller import TuneController
+
     import study.driver.search as runner
     from study.driver.launch import LaunchOptions, launch
     from study.tune.searcher import StudySearch
@@ -165,18 +263,26 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     opts = LaunchOptions(space=str(spec), root=str(folder / "studies"), address=address, gpus_per_trial=GPUS / slots,
                          status_every_s=30.0)
     timers = {n: _Timer(StudySearch, n) for n in ("suggest", "on_trial_result", "on_trial_complete")}
+    stamps = _Stamps()
+    stamps.patch_final(TuneController)
+    stamps.patch(StudySearch, "on_trial_complete", "ended")
+    stamps.patch(StudySearch, "suggest", "made")
+    stamps.patch(TuneController, "_schedule_trial_reset", "reset_sent")
+    stamps.patch(TuneController, "_on_trial_reset", "reset_done")
+    stamps.patch(TuneController, "_schedule_trial_train", "train_sent")
     seen: dict[str, Any] = {}
     real_search = runner.run_search
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
-        seen.update(start=time.time(), cpu=time.process_time(), wrote=_write_bytes(), ticks=_cpu_ticks())
+        seen.update(start=time.time(), cpu=time.process_time(), wrote=_write_bytes(), ticks=_cpu_ticks(), procs=_cluster_cpu(head_pid))
         try:
             return real_search(*args, **kwargs)
         finally:
-            seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=_write_bytes(), ticks_end=_cpu_ticks())
+            seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=_write_bytes(), ticks_end=_cpu_ticks(),
+                        procs_end=_cluster_cpu(head_pid))
 
     runner.run_search = timed_search
-    stop, peak = threading.Event(), {}
+    stop, peak = threading.Event(), dict[str, float]()
     sampler = threading.Thread(target=_rss_sampler, args=(stop, peak, head_pid), daemon=True)
     sampler.start()
     profiler = None
@@ -196,22 +302,21 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     study = Path(summary["folder"])
     from study.tracking.records import read_records
 
-    spans = []
-    for state in read_records(study):
-        if state.attempts and state.end is not None:
-            t_end = max([*state.times.values(), state.final_time]) / 1000.0
-            spans.append((state.attempts[0]["time"] / 1000.0, t_end))
+    states = list(read_records(study))
+    runs = by_worker(states)
     t0, t1 = seen["start"], seen["end"]
-    shares = _slot_wait(spans, t0, t1, slots)
+    shares = _slot_wait(runs, t0, t1, slots)
     suggest = timers["suggest"].seconds
     tenth = suggest[-max(1, len(suggest) // 10):]
     files = [p for p in study.rglob("*") if p.is_file()]
-    n = len(spans)
+    n = sum(len(trials) for trials in runs.values())
     return {
         "slots": slots, "trials": n, "asked": trials, "epochs": epochs, "epoch_s": epoch_s,
         "checkpoint_every_s": checkpoint_every_s if checkpoint_every_s is not None else TrialConfig().checkpoint_every_s, "counts": summary["counts"],
         "search_s": t1 - t0, "ideal_s": n * epochs * epoch_s / slots, **shares,
         "driver_cpu_per_trial_s": (seen["cpu_end"] - seen["cpu"]) / max(n, 1),
+        "cpu_stolen": (seen["ticks_end"][2] - seen["ticks"][2]) / max(seen["ticks_end"][1] - seen["ticks"][1], 1),
+        "cpu_cores": {k: (seen["procs_end"][k] - seen["procs"].get(k, 0.0)) / (t1 - t0) for k in seen["procs_end"]},
         "machine_cpu_busy": (seen["ticks_end"][0] - seen["ticks"][0]) / max(seen["ticks_end"][1] - seen["ticks"][1], 1),
         "suggest_median_ms": 1000 * statistics.median(suggest) if suggest else float("nan"),
         "suggest_last_tenth_ms": 1000 * statistics.median(tenth) if tenth else float("nan"),
@@ -221,6 +326,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
         "folder_mb": sum(p.stat().st_size for p in files) / 2**20, "folder_files": len(files),
         "workers_rss_gb": peak.get("workers", 0.0) / 2**30, "driver_rss_gb": peak.get("driver", 0.0) / 2**30,
         "load_before": os.getloadavg()[0],
+        **_legs(runs, stamps.at, slots * (t1 - t0)),
     }
 
 
@@ -270,7 +376,7 @@ def stop_cluster(proc: subprocess.Popen) -> None:
 def table(rows: list[dict[str, Any]]) -> str:
     head = (f"{'slots':>5} {'trials':>6} {'ckpt':>5} {'search':>8} {'ideal':>7} {'busy':>5} {'ramp':>5} {'WAIT':>5} {'drv cpu/trial':>13} "
             f"{'suggest p50':>11} {'last 10%':>8} {'searcher/trial':>14} {'drv wrote':>9} {'folder':>12} {'cluster RSS':>11} {'load':>5} "
-            f"{'CPUs busy':>9}")
+            f"{'CPUs busy':>9} {'stolen':>6} {'cores drv/trials/ray':>20}")
     lines = [head]
     for r in rows:
         verdict = "" if r["wait_share"] <= GOAL else "  > goal"
@@ -280,7 +386,24 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['wait_share']:>5.1%} {r['driver_cpu_per_trial_s']:>12.3f}s {r['suggest_median_ms']:>9.0f}ms "
             f"{r['suggest_last_tenth_ms']:>6.0f}ms {r['searcher_other_ms_per_trial']:>12.0f}ms {r['driver_wrote_mb']:>7.1f}MB "
             f"{r['folder_mb']:>5.0f}MB/{r['folder_files']:<5} {r['workers_rss_gb']:>9.1f}GB {r['load_before']:>5.1f} "
-            f"{r.get('machine_cpu_busy', float('nan')):>9.0%}{verdict}")
+            f"{r.get('machine_cpu_busy', float('nan')):>9.0%} {r.get('cpu_stolen', float('nan')):>6.0%} {_cores(r):>20}{verdict}")
+    return "\n".join(lines)
+
+
+def _cores(row: dict[str, Any]) -> str:
+    cores = row.get("cpu_cores") or {}
+    return "/".join(f"{cores[k]:.2f}" if k in cores else "-" for k in ("driver", "workers", "ray"))
+
+
+def legs_table(rows: list[dict[str, Any]]) -> str:
+    """Where the slots' wait between trials went (share of the slot-time, summed over consecutive
+    trials on one worker): the legs of ``LEGS``, in order, and the median gap."""
+    lines = ["slots trials   WAIT  " + "  ".join(f"{name}" for _, name in LEGS) + "  median gap"]
+    for r in rows:
+        legs = r.get("legs") or {}
+        cells = [f"{legs.get(k, float('nan')):>{len(name)}.1%}" for k, name in LEGS]
+        lines.append(f"{r['slots']:>5} {r['trials']:>6}  {r['wait_share']:>5.1%}  " + "  ".join(cells)
+                     + f"  {r.get('gap_median_s', float('nan')):>9.2f}s")
     return "\n".join(lines)
 
 
@@ -366,6 +489,7 @@ def main() -> None:
             row = json.loads((folder / "row.json").read_text())
             rows.append(row)
             print(table([row]).splitlines()[-1], flush=True)
+            print("  " + legs_table([row]).replace("\n", "\n  "), flush=True)
     finally:
         stop_cluster(head)
     text = "\n".join([
@@ -373,12 +497,18 @@ def main() -> None:
         f"study.testing.stand_in:paced_trial ({args.epochs} epochs x {args.epoch_s:g} s, checkpoint_every_s = {every:g}), "
         "the real driver, Optuna (its JournalStorage file), "
         f"MLflow (the folder's SQLite, sent by the driver); {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "busy: slot-time in trials; ramp: slot-time before each slot's first trial; WAIT: slot-time idle while trials were "
-        f"still to start (goal <= {GOAL:.0%}); drv cpu/trial: the driver's CPU s during the search per trial; suggest: "
+        "busy: slot-time in trials; ramp: slot-time before each slot's first trial; WAIT: slot-time between two trials of "
+        f"a slot (its worker), waiting on the driver and Ray (goal <= {GOAL:.0%}); "
+        "drv cpu/trial: the driver's CPU s during the search per trial; suggest: "
         "StudySearch.suggest (median, and of the last tenth); searcher/trial: its on_trial_result + on_trial_complete; "
         "drv wrote: bytes the driver wrote in the search; folder: the study folder at the end; load: 1-min load average before; "
-        "CPUs busy: the whole machine's CPU use during the search (/proc/stat)",
-        "", table(rows)])
+        "CPUs busy: the whole machine's CPU use during the search (/proc/stat), stolen: of it, time the virtual CPUs "
+        "waited for the host; cores: CPU cores used on average "
+        "during the search by the driver, the trials' worker processes and Ray's own (raylet, GCS, agents)",
+        "", table(rows), "",
+        "where the WAIT went, leg by leg (share of the slot-time; each leg from the latest mark before it): the final report "
+        "seen by the driver, the trial ended, the next one suggested, its reset sent, the worker reset, the first train "
+        "call sent, the trial's code running:", legs_table(rows)])
     print("\n" + text)
     if args.out:
         args.out.write_text(text + "\n")
