@@ -23,7 +23,8 @@ For each (concurrent trials, trials) case, in a fresh driver process:
 
 A case is ``SLOTSxTRIALS``; slots are set by ``--gpus-per-trial 64/SLOTS``. Everything shares this
 machine's CPUs with 64 sleeping trial processes: the driver's figures are a ceiling for a real head
-node. Results: ``bench/results/scaling_cpu.txt`` (and ``.json``, ``.png``).
+node. Results: ``bench/results/scaling_cpu.txt`` (and ``.json``, ``.png``); the 64 x 1,000 case run after run,
+before and after 2026-12-06's changes, leg by leg: ``bench/results/scaling_round_cpu.txt``.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from _scaling_measure import LEGS, ClusterSampler, Stamps, Timer, by_worker, cpu_ticks, legs, slot_wait, write_bytes
 
 from trainable.config import TrialConfig
 
@@ -81,175 +83,6 @@ tta_n = {{ int = [0, 2] }}
 # ------------------------------------------------------------------------------------------------
 
 
-class _Timer:
-    """Wall seconds of each call of a method (the bench's own instrumentation, in the driver process)."""
-
-    def __init__(self, cls: Any, name: str) -> None:
-        self.cls, self.name, self.real = cls, name, getattr(cls, name)
-        self.seconds: list[float] = []
-
-        def timed(obj: Any, *args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return self.real(obj, *args, **kwargs)
-            finally:
-                self.seconds.append(time.perf_counter() - t)
-
-        setattr(cls, name, timed)
-
-
-class _Stamps:
-    """When the driver did what for each trial (``time.time()`` by Tune trial id; the first time only):
-    the bench's own instrumentation of Tune's controller and the searcher, in the driver process."""
-
-    def __init__(self) -> None:
-        self.at: dict[str, dict[str, float]] = {}
-
-    def patch(self, cls: Any, name: str, label: str) -> None:
-        real = getattr(cls, name)
-
-        def stamped(obj: Any, trial: Any, *args: Any, **kwargs: Any) -> Any:
-            out = real(obj, trial, *args, **kwargs)
-            tid = trial if isinstance(trial, str) else trial.trial_id
-            if out is not None or label != "made":  # a suggestion that made no trial is not one
-                self.at.setdefault(tid, {}).setdefault(label, time.time())
-            return out
-
-        setattr(cls, name, stamped)
-
-    def patch_final(self, cls: Any) -> None:
-        """When the driver got each trial's final report (the one marked ``xs_finished``)."""
-        from study.tune.reporting import FINISHED_KEY
-
-        real = cls._on_training_result
-
-        def stamped(obj: Any, trial: Any, result: Any) -> Any:
-            if any(r.get(FINISHED_KEY) for r in (result if isinstance(result, list) else [result])):
-                self.at.setdefault(trial.trial_id, {}).setdefault("final_seen", time.time())
-            return real(obj, trial, result)
-
-        cls._on_training_result = stamped
-
-
-# A slot's wait between two trials on the same worker, in the order it happens: the last trial's
-# final report reaches the driver, which ends the trial (Tune asks the worker once more and gets its
-# "done"), makes the next trial (Optuna's suggestion), sends it to the worker, which resets, gets
-# Tune's first "train" call, and runs the trial's code. Each leg counts from the latest of the marks
-# before it (the next trial may have been made before the last one ended), so the legs add up to the gap.
-LEGS = (("final_seen", "final report seen"), ("ended", "trial ended"), ("made", "next suggested"),
-        ("reset_sent", "reset sent"), ("reset_done", "worker reset"), ("train_sent", "train sent"),
-        ("attempt", "code runs"))
-
-
-Runs = dict[Any, list[tuple[float, float, str]]]  # worker pid -> its trials' (start, end, Tune trial id), in order
-
-
-def by_worker(states: list[Any]) -> Runs:
-    """Each worker's trials, from their records: the first attempt's start (its pid: a slot, since Tune
-    reuses the worker for the slot's next trial) to the last thing the trial recorded."""
-    runs: Runs = {}
-    for s in states:
-        if s.attempts and s.end is not None:
-            end = max([*s.times.values(), s.final_time]) / 1000.0
-            runs.setdefault(s.attempts[0].get("pid"), []).append((s.attempts[0]["time"] / 1000.0, end, s.trial_key.split("/")[-1]))
-    for trials in runs.values():
-        trials.sort()
-    return runs
-
-
-def _legs(runs: Runs, at: dict[str, dict[str, float]], slot_time: float) -> dict[str, Any]:
-    """Each leg's share of the slot-time, summed over every pair of consecutive trials on one worker,
-    and the median gap; a pair missing a stamp is left out."""
-    sums = {k: 0.0 for k, _ in LEGS}
-    gaps = []
-    for trials in runs.values():
-        for (_, end, prev), (start, _, nxt) in zip(trials, trials[1:]):
-            marks = [end, *(at.get(prev, {}).get(k) for k, _ in LEGS[:2]), *(at.get(nxt, {}).get(k) for k, _ in LEGS[2:-1]), start]
-            if any(m is None for m in marks):
-                continue
-            latest = [max(m for m in marks[: i + 1] if m is not None) for i in range(len(marks))]
-            for (key, _), a, b in zip(LEGS, latest, latest[1:]):
-                sums[key] += b - a
-            gaps.append(start - end)
-    return {"legs": {k: v / slot_time for k, v in sums.items()}, "gap_median_s": statistics.median(gaps) if gaps else float("nan"), "gaps": len(gaps)}
-
-
-def _rss_sampler(stop: threading.Event, peak: dict[str, float], head_pid: int) -> None:
-    """The peak resident memory of the cluster's processes (the head's raylet, its workers) and of this driver."""
-    import psutil
-
-    me = psutil.Process()
-    while not stop.wait(2.0):
-        workers = 0.0
-        try:
-            procs = psutil.Process(head_pid).children(recursive=True)
-        except psutil.Error:
-            procs = []
-        for p in procs:
-            try:
-                workers += p.memory_info().rss
-            except psutil.Error:
-                continue
-        peak["workers"] = max(peak.get("workers", 0.0), workers)
-        peak["driver"] = max(peak.get("driver", 0.0), me.memory_info().rss)
-
-
-def _cluster_cpu(head_pid: int) -> dict[str, float]:
-    """CPU seconds so far of the cluster's processes (the head's, recursively) by kind: the trial
-    workers (``ray::``, and those gone: the raylet's reaped children), Ray's own (raylet, GCS,
-    agents), and the bench's driver itself."""
-    import psutil
-
-    out = {"workers": 0.0, "ray": 0.0, "driver": sum(psutil.Process().cpu_times()[:2])}
-    try:
-        procs = [psutil.Process(head_pid), *psutil.Process(head_pid).children(recursive=True)]
-    except psutil.Error:
-        return out
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            if p.name().startswith("ray::"):
-                out["workers"] += t.user + t.system
-            else:
-                out["ray"] += t.user + t.system
-                if p.name() == "raylet":
-                    out["workers"] += t.children_user + t.children_system  # workers that exited
-        except psutil.Error:
-            continue
-    return out
-
-
-def _write_bytes() -> int:
-    try:
-        for line in Path("/proc/self/io").read_text().splitlines():
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _cpu_ticks() -> tuple[int, int, int]:
-    """(busy, total, stolen) jiffies of the whole machine so far (/proc/stat): the machine's CPU use
-    over the search, and the time its virtual CPUs waited for the host (other machines' work)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle, iowait
-    return sum(fields) - idle, sum(fields), fields[7] if len(fields) > 7 else 0
-
-
-def _slot_wait(runs: Runs, t0: float, t1: float, slots: int) -> dict[str, float]:
-    """The search's slot-time by what each slot (worker) was doing: in trials (busy), before its first
-    one (ramp), between two of its trials (WAIT: waiting on the driver and Ray), after its last (the
-    tail); a slot no worker ever took counts as ramp until the last trial started."""
-    starts = [start for trials in runs.values() for start, _, _ in trials]
-    last_start = max(starts) if starts else t1
-    busy = sum(end - start for trials in runs.values() for start, end, _ in trials)
-    ramp = sum(trials[0][0] - t0 for trials in runs.values()) + max(0, slots - len(runs)) * (last_start - t0)
-    wait = sum(b[0] - a[1] for trials in runs.values() for a, b in zip(trials, trials[1:]))
-    slot_time = slots * (t1 - t0)
-    return {"wait_share": wait / slot_time, "ramp_share": ramp / slot_time, "busy_share": busy / slot_time}
-
-
 def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, trials: int, epochs: int,
              epoch_s: float, checkpoint_every_s: float | None) -> dict[str, Any]:
     os.environ["XRESNET_STUDY_TEST_TRAINABLE"] = "study.testing.stand_in:paced_trial"
@@ -262,8 +95,9 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     spec = study_file(folder / "spec", data, trials, epochs, checkpoint_every_s)
     opts = LaunchOptions(space=str(spec), root=str(folder / "studies"), address=address, gpus_per_trial=GPUS / slots,
                          status_every_s=30.0)
-    timers = {n: _Timer(StudySearch, n) for n in ("suggest", "on_trial_result", "on_trial_complete")}
-    stamps = _Stamps()
+    timers = {n: Timer(StudySearch, n) for n in ("suggest", "on_trial_result", "on_trial_complete")}
+    snapshots = Timer(TuneController, "save_to_dir")  # Tune's experiment snapshot: the driver's loop waits for it
+    stamps = Stamps()
     stamps.patch_final(TuneController)
     stamps.patch(StudySearch, "on_trial_complete", "ended")
     stamps.patch(StudySearch, "suggest", "made")
@@ -271,20 +105,18 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     stamps.patch(TuneController, "_on_trial_reset", "reset_done")
     stamps.patch(TuneController, "_schedule_trial_train", "train_sent")
     seen: dict[str, Any] = {}
+    sampler = ClusterSampler(head_pid)
     real_search = runner.run_search
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
-        seen.update(start=time.time(), cpu=time.process_time(), wrote=_write_bytes(), ticks=_cpu_ticks(), procs=_cluster_cpu(head_pid))
+        seen.update(start=time.time(), cpu=time.process_time(), wrote=write_bytes(), ticks=cpu_ticks(), procs=sampler.sample())
         try:
             return real_search(*args, **kwargs)
         finally:
-            seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=_write_bytes(), ticks_end=_cpu_ticks(),
-                        procs_end=_cluster_cpu(head_pid))
+            seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=write_bytes(), ticks_end=cpu_ticks(),
+                        procs_end=sampler.sample())
 
     runner.run_search = timed_search
-    stop, peak = threading.Event(), dict[str, float]()
-    sampler = threading.Thread(target=_rss_sampler, args=(stop, peak, head_pid), daemon=True)
-    sampler.start()
     profiler = None
     if os.environ.get("XS_SCALING_PROFILE"):
         import cProfile
@@ -292,9 +124,9 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
         profiler = cProfile.Profile()
         profiler.enable()
     try:
-        summary = launch(opts)
+        with sampler:
+            summary = launch(opts)
     finally:
-        stop.set()
         runner.run_search = real_search
         if profiler is not None:
             profiler.disable()
@@ -305,7 +137,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     states = list(read_records(study))
     runs = by_worker(states)
     t0, t1 = seen["start"], seen["end"]
-    shares = _slot_wait(runs, t0, t1, slots)
+    shares = slot_wait(runs, t0, t1, slots)
     suggest = timers["suggest"].seconds
     tenth = suggest[-max(1, len(suggest) // 10):]
     files = [p for p in study.rglob("*") if p.is_file()]
@@ -316,17 +148,20 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
         "search_s": t1 - t0, "ideal_s": n * epochs * epoch_s / slots, **shares,
         "driver_cpu_per_trial_s": (seen["cpu_end"] - seen["cpu"]) / max(n, 1),
         "cpu_stolen": (seen["ticks_end"][2] - seen["ticks"][2]) / max(seen["ticks_end"][1] - seen["ticks"][1], 1),
-        "cpu_cores": {k: (seen["procs_end"][k] - seen["procs"].get(k, 0.0)) / (t1 - t0) for k in seen["procs_end"]},
+        "cpu_cores": {"driver": (seen["cpu_end"] - seen["cpu"]) / (t1 - t0), **ClusterSampler.cores(seen["procs"], seen["procs_end"], t1 - t0)},
         "machine_cpu_busy": (seen["ticks_end"][0] - seen["ticks"][0]) / max(seen["ticks_end"][1] - seen["ticks"][1], 1),
         "suggest_median_ms": 1000 * statistics.median(suggest) if suggest else float("nan"),
         "suggest_last_tenth_ms": 1000 * statistics.median(tenth) if tenth else float("nan"),
         "suggest_calls": len(suggest),
+        "snapshots": len(snapshots.seconds), "snapshot_s": sum(snapshots.seconds),
+        "snapshot_max_s": max(snapshots.seconds, default=0.0),
+        "snapshot_spans": [(a - t0, d) for a, d in zip(snapshots.started, snapshots.seconds)],  # from the search's start
         "searcher_other_ms_per_trial": 1000 * (sum(timers["on_trial_result"].seconds) + sum(timers["on_trial_complete"].seconds)) / max(n, 1),
         "driver_wrote_mb": (seen["wrote_end"] - seen["wrote"]) / 2**20,
         "folder_mb": sum(p.stat().st_size for p in files) / 2**20, "folder_files": len(files),
-        "workers_rss_gb": peak.get("workers", 0.0) / 2**30, "driver_rss_gb": peak.get("driver", 0.0) / 2**30,
+        "workers_rss_gb": sampler.peak.get("workers", 0.0) / 2**30, "driver_rss_gb": sampler.peak.get("driver", 0.0) / 2**30,
         "load_before": os.getloadavg()[0],
-        **_legs(runs, stamps.at, slots * (t1 - t0)),
+        **legs(runs, stamps.at, slots * (t1 - t0)),
     }
 
 
@@ -339,7 +174,10 @@ def start_cluster(folder: Path, epoch_s: float) -> tuple[str, subprocess.Popen]:
     from study.testing.servers import free_port
 
     port = free_port()
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "XRESNET_STUDY_TEST_EPOCH_S": str(epoch_s)}
+    repo = str(Path(__file__).resolve().parents[1])  # the trial workers import this checkout's code, as the driver does
+    python_path = os.pathsep.join([repo, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "XRESNET_STUDY_TEST_EPOCH_S": str(epoch_s),
+           "PYTHONPATH": python_path}
     ray = str(Path(sys.executable).with_name("ray"))
     temp = tempfile.mkdtemp(prefix="rs", dir="/tmp")
     proc = subprocess.Popen([ray, "start", "--head", f"--port={port}", f"--num-gpus={GPUS}", f"--num-cpus={GPUS}",
@@ -398,12 +236,13 @@ def _cores(row: dict[str, Any]) -> str:
 def legs_table(rows: list[dict[str, Any]]) -> str:
     """Where the slots' wait between trials went (share of the slot-time, summed over consecutive
     trials on one worker): the legs of ``LEGS``, in order, and the median gap."""
-    lines = ["slots trials   WAIT  " + "  ".join(f"{name}" for _, name in LEGS) + "  median gap"]
+    lines = ["slots trials   WAIT  " + "  ".join(f"{name}" for _, name in LEGS) + "  median gap  Tune snapshots"]
     for r in rows:
         legs = r.get("legs") or {}
         cells = [f"{legs.get(k, float('nan')):>{len(name)}.1%}" for k, name in LEGS]
         lines.append(f"{r['slots']:>5} {r['trials']:>6}  {r['wait_share']:>5.1%}  " + "  ".join(cells)
-                     + f"  {r.get('gap_median_s', float('nan')):>9.2f}s")
+                     + f"  {r.get('gap_median_s', float('nan')):>9.2f}s  {r.get('snapshots', 0):>3} = {r.get('snapshot_s', 0.0):.0f} s "
+                     f"(longest {r.get('snapshot_max_s', 0.0):.1f} s)")
     return "\n".join(lines)
 
 

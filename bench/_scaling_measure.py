@@ -1,0 +1,196 @@
+"""What ``bench/scaling.py`` measures in a case's driver process: the slot-time by what each slot
+(worker) was doing, where a slot's wait between two trials went (stamps in Tune's controller and
+the searcher), the driver's calls' time, the machine's and the cluster's CPU, the driver's writes,
+the cluster's memory. The bench's own instrumentation: nothing of it is in the study's code.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+class Timer:
+    """Wall seconds of each call of a method (the bench's own instrumentation, in the driver process)."""
+
+    def __init__(self, cls: Any, name: str) -> None:
+        self.cls, self.name, self.real = cls, name, getattr(cls, name)
+        self.seconds: list[float] = []
+        self.started: list[float] = []  # time.time() of each call
+
+        def timed(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            self.started.append(time.time())
+            t = time.perf_counter()
+            try:
+                return self.real(obj, *args, **kwargs)
+            finally:
+                self.seconds.append(time.perf_counter() - t)
+
+        setattr(cls, name, timed)
+
+
+class Stamps:
+    """When the driver did what for each trial (``time.time()`` by Tune trial id; the first time only):
+    the bench's own instrumentation of Tune's controller and the searcher, in the driver process."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, dict[str, float]] = {}
+
+    def patch(self, cls: Any, name: str, label: str) -> None:
+        real = getattr(cls, name)
+
+        def stamped(obj: Any, trial: Any, *args: Any, **kwargs: Any) -> Any:
+            out = real(obj, trial, *args, **kwargs)
+            tid = trial if isinstance(trial, str) else trial.trial_id
+            if out is not None or label != "made":  # a suggestion that made no trial is not one
+                self.at.setdefault(tid, {}).setdefault(label, time.time())
+            return out
+
+        setattr(cls, name, stamped)
+
+    def patch_final(self, cls: Any) -> None:
+        """When the driver got each trial's final report (the one marked ``xs_finished``)."""
+        from study.tune.reporting import FINISHED_KEY
+
+        real = cls._on_training_result
+
+        def stamped(obj: Any, trial: Any, result: Any) -> Any:
+            if any(r.get(FINISHED_KEY) for r in (result if isinstance(result, list) else [result])):
+                self.at.setdefault(trial.trial_id, {}).setdefault("final_seen", time.time())
+            return real(obj, trial, result)
+
+        cls._on_training_result = stamped
+
+
+# A slot's wait between two trials on the same worker, in the order it happens: the last trial's
+# final report reaches the driver, which ends the trial (Tune asks the worker once more and gets its
+# "done"), makes the next trial (Optuna's suggestion), sends it to the worker, which resets, gets
+# Tune's first "train" call, and runs the trial's code. Each leg counts from the latest of the marks
+# before it (the next trial may have been made before the last one ended), so the legs add up to the gap.
+LEGS = (("final_seen", "final report seen"), ("ended", "trial ended"), ("made", "next suggested"),
+        ("reset_sent", "reset sent"), ("reset_done", "worker reset"), ("train_sent", "train sent"),
+        ("attempt", "code runs"))
+
+
+Runs = dict[Any, list[tuple[float, float, str]]]  # worker pid -> its trials' (start, end, Tune trial id), in order
+
+
+def by_worker(states: list[Any]) -> Runs:
+    """Each worker's trials, from their records: the first attempt's start (its pid: a slot, since Tune
+    reuses the worker for the slot's next trial) to the last thing the trial recorded."""
+    runs: Runs = {}
+    for s in states:
+        if s.attempts and s.end is not None:
+            end = max([*s.times.values(), s.final_time]) / 1000.0
+            runs.setdefault(s.attempts[0].get("pid"), []).append((s.attempts[0]["time"] / 1000.0, end, s.trial_key.split("/")[-1]))
+    for trials in runs.values():
+        trials.sort()
+    return runs
+
+
+def legs(runs: Runs, at: dict[str, dict[str, float]], slot_time: float) -> dict[str, Any]:
+    """Each leg's share of the slot-time, summed over every pair of consecutive trials on one worker,
+    and the median gap; a pair missing a stamp is left out."""
+    sums = {k: 0.0 for k, _ in LEGS}
+    gaps = []
+    for trials in runs.values():
+        for (_, end, prev), (start, _, nxt) in zip(trials, trials[1:]):
+            marks = [end, *(at.get(prev, {}).get(k) for k, _ in LEGS[:2]), *(at.get(nxt, {}).get(k) for k, _ in LEGS[2:-1]), start]
+            if any(m is None for m in marks):
+                continue
+            latest = [max(m for m in marks[: i + 1] if m is not None) for i in range(len(marks))]
+            for (key, _), a, b in zip(LEGS, latest, latest[1:]):
+                sums[key] += b - a
+            gaps.append(start - end)
+    return {"legs": {k: v / slot_time for k, v in sums.items()}, "gap_median_s": statistics.median(gaps) if gaps else float("nan"), "gaps": len(gaps)}
+
+
+class ClusterSampler:
+    """The cluster's processes (the head's, recursively) every ``every_s``: their resident memory at
+    the peak (the trial workers with Ray's own, and this driver's) and each one's CPU seconds so far
+    by kind (``workers``: the trials' ``ray::`` processes; ``ray``: raylet, GCS, agents). Each
+    process's latest figure is kept, so a worker gone before the search's end still counts (Ray
+    reaps its workers without leaving their times to the raylet)."""
+
+    def __init__(self, head_pid: int, every_s: float = 2.0) -> None:
+        self.head_pid, self.every_s = head_pid, every_s
+        self.peak: dict[str, float] = {}
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds so far)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> ClusterSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sample()
+
+    def sample(self) -> dict[int, tuple[str, float]]:
+        """Take a sample now; every process's CPU so far (a copy)."""
+        import psutil
+
+        try:
+            procs = [psutil.Process(self.head_pid), *psutil.Process(self.head_pid).children(recursive=True)]
+        except psutil.Error:
+            procs = []
+        rss = 0.0
+        with self._lock:
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    name = p.name()
+                    self.cpu[p.pid] = ("workers" if name.startswith("ray::") and "Agent" not in name else "ray", t.user + t.system)
+                    rss += p.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak["workers"] = max(self.peak.get("workers", 0.0), rss)
+            self.peak["driver"] = max(self.peak.get("driver", 0.0), psutil.Process().memory_info().rss)
+            return dict(self.cpu)
+
+    @staticmethod
+    def cores(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], seconds: float) -> dict[str, float]:
+        """CPU cores used on average between two samples, by kind."""
+        out = {"workers": 0.0, "ray": 0.0}
+        for pid, (kind, cpu) in after.items():
+            out[kind] += cpu - before.get(pid, (kind, 0.0))[1]
+        return {k: v / max(seconds, 1e-9) for k, v in out.items()}
+
+
+def write_bytes() -> int:
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_ticks() -> tuple[int, int, int]:
+    """(busy, total, stolen) jiffies of the whole machine so far (/proc/stat): the machine's CPU use
+    over the search, and the time its virtual CPUs waited for the host (other machines' work)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields), fields[7] if len(fields) > 7 else 0
+
+
+def slot_wait(runs: Runs, t0: float, t1: float, slots: int) -> dict[str, float]:
+    """The search's slot-time by what each slot (worker) was doing: in trials (busy), before its first
+    one (ramp), between two of its trials (WAIT: waiting on the driver and Ray), after its last (the
+    tail); a slot no worker ever took counts as ramp until the last trial started."""
+    starts = [start for trials in runs.values() for start, _, _ in trials]
+    last_start = max(starts) if starts else t1
+    busy = sum(end - start for trials in runs.values() for start, end, _ in trials)
+    ramp = sum(trials[0][0] - t0 for trials in runs.values()) + max(0, slots - len(runs)) * (last_start - t0)
+    wait = sum(b[0] - a[1] for trials in runs.values() for a, b in zip(trials, trials[1:]))
+    slot_time = slots * (t1 - t0)
+    return {"wait_share": wait / slot_time, "ramp_share": ramp / slot_time, "busy_share": busy / slot_time}
