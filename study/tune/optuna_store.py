@@ -39,9 +39,9 @@ def _file_id(path: str) -> tuple[int, int] | None:
 def _open(path: str) -> Any:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     from study.tune.journal_file import JournalFile
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.storages.JournalStorage(JournalFile(path))
 
 
