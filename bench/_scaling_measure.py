@@ -66,10 +66,11 @@ class Stamps:
 
 
 # A slot's wait between two trials on the same worker, in the order it happens: the last trial's
-# final report reaches the driver, which ends the trial (before 2026-12-06 Tune asked the worker once
-# more and waited for its "done"; the final report now carries it), makes the next trial (Optuna's suggestion), sends it to the worker, which resets, gets
-# Tune's first "train" call, and runs the trial's code. Each leg counts from the latest of the marks
-# before it (the next trial may have been made before the last one ended), so the legs add up to the gap.
+# final report reaches the driver, which ends the trial (before 2026-12-06 Tune asked the worker
+# once more and waited for its "done"; the final report now carries it), makes the next trial
+# (Optuna's suggestion), sends it to the worker, which resets, gets Tune's first "train" call, and
+# runs the trial's code. Each leg counts from the latest of the marks before it (the next trial may
+# have been made before the last one ended), so the legs add up to the gap.
 LEGS = (("final_seen", "final report seen"), ("ended", "trial ended"), ("made", "next suggested"),
         ("reset_sent", "reset sent"), ("reset_done", "worker reset"), ("train_sent", "train sent"),
         ("attempt", "code runs"))
