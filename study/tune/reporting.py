@@ -299,6 +299,7 @@ class TrialReporter:
     def final(self, result: ReportedResult) -> None:
         """Final metrics and artifacts to MLflow (closing the run FINISHED), and the last report to Tune (no checkpoint)."""
         from ray import tune
+        from ray.tune.result import DONE
 
         if self._reports is not None:  # the epochs' reports first, in order
             self._reports.drain()
@@ -329,11 +330,11 @@ class TrialReporter:
             self.run.end("FINISHED", "finished")
         self.times.add("report", time.perf_counter() - started)
         last = self._held.get("metrics") or (result.history[-1] if result.history else {})
-        # ``done``: Tune ends the trial on this report. Without it Tune would ask the worker once more,
+        # ``DONE``: Tune ends the trial on this report. Without it Tune would ask the worker once more,
         # a round trip through the driver's loop before the worker is free for the next trial
         # (docs/SCALING.md); this thread is let go (``SystemExit``) when Tune resets or stops the worker.
         tune.report(
-            {**last, **final, "epoch": self.last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, "done": True,
+            {**last, **final, "epoch": self.last_epoch, OBJECTIVE_KEY: result.objective, FINISHED_KEY: True, DONE: True,
              RUN_ID_KEY: self.run_id, **self.times.snapshot().to_flat(),
              "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),  # the GPU(s) Ray gave this trial
              "device": str(getattr(result, "device", ""))},  # where it trained (cuda, cpu, mps)
