@@ -112,7 +112,8 @@ def legs(runs: Runs, at: dict[str, dict[str, float]], slot_time: float) -> dict[
 class ClusterSampler:
     """The cluster's processes (the head's, recursively) every ``every_s``: their resident memory at
     the peak (the trial workers with Ray's own, and this driver's) and each one's CPU seconds so far
-    by kind (``workers``: the trials' ``ray::`` processes; ``ray``: raylet, GCS, agents). Each
+    by kind (``workers``: the trials' ``ray::`` processes; ``ray``: raylet, GCS, agents; ``follower``:
+    the driver's own children, its MLflow sender, with the bytes they wrote). Each
     process's latest figure is kept, so a worker gone before the search's end still counts (Ray
     reaps its workers without leaving their times to the raylet)."""
 
@@ -120,6 +121,7 @@ class ClusterSampler:
         self.head_pid, self.every_s = head_pid, every_s
         self.peak: dict[str, float] = {}
         self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds so far)
+        self.wrote: dict[int, int] = {}  # the driver's children: pid -> bytes written so far
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -153,6 +155,13 @@ class ClusterSampler:
                     rss += p.memory_info().rss
                 except psutil.Error:
                     continue
+            for p in psutil.Process().children(recursive=True):  # the driver's own: its MLflow follower
+                try:
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = ("follower", t.user + t.system)
+                    self.wrote[p.pid] = p.io_counters().write_bytes
+                except psutil.Error:
+                    continue
             self.peak["workers"] = max(self.peak.get("workers", 0.0), rss)
             self.peak["driver"] = max(self.peak.get("driver", 0.0), psutil.Process().memory_info().rss)
             return dict(self.cpu)
@@ -160,7 +169,7 @@ class ClusterSampler:
     @staticmethod
     def cores(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], seconds: float) -> dict[str, float]:
         """CPU cores used on average between two samples, by kind."""
-        out = {"workers": 0.0, "ray": 0.0}
+        out = {"workers": 0.0, "ray": 0.0, "follower": 0.0}
         for pid, (kind, cpu) in after.items():
             out[kind] += cpu - before.get(pid, (kind, 0.0))[1]
         return {k: v / max(seconds, 1e-9) for k, v in out.items()}

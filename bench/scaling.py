@@ -11,10 +11,11 @@ For each (concurrent trials, trials) case, in a fresh driver process:
   slot's first trial) apart. Goal (issue 20): at most 5 % up to 64 concurrent trials and 1,000
   trials. Where that wait went, leg by leg (``LEGS``): the bench stamps Tune's controller and the
   searcher in the driver process;
-* **driver CPU per trial**: the driver process's CPU seconds during the search / trials;
+* **driver CPU per trial**: the driver process's CPU seconds during the search / trials, with its
+  MLflow follower's (``study.tracking.follow``, a process of its own: sampled every 2 s);
 * **suggest**: Optuna's suggestion (``StudySearch.suggest``, TPE multivariate with the constant
   liar) median and last-tenth median, and the searcher's other storage calls per trial;
-* **writes**: bytes the driver wrote during the search (``/proc/self/io``), the study folder's size
+* **writes**: bytes the driver and its follower wrote during the search (``/proc/.../io``), the study folder's size
   and files at the end;
 * **memory**: the Ray workers' and the driver's resident memory at the peak.
 
@@ -109,12 +110,13 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     real_search = runner.run_search
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
-        seen.update(start=time.time(), cpu=time.process_time(), wrote=write_bytes(), ticks=cpu_ticks(), procs=sampler.sample())
+        seen.update(start=time.time(), cpu=time.process_time(), wrote=write_bytes(), ticks=cpu_ticks(), procs=sampler.sample(),
+                    follower_wrote=sum(sampler.wrote.values()))
         try:
             return real_search(*args, **kwargs)
         finally:
             seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=write_bytes(), ticks_end=cpu_ticks(),
-                        procs_end=sampler.sample())
+                        procs_end=sampler.sample(), follower_wrote_end=sum(sampler.wrote.values()))
 
     runner.run_search = timed_search
     profiler = None
@@ -142,13 +144,15 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     tenth = suggest[-max(1, len(suggest) // 10):]
     files = [p for p in study.rglob("*") if p.is_file()]
     n = sum(len(trials) for trials in runs.values())
+    cores = ClusterSampler.cores(seen["procs"], seen["procs_end"], t1 - t0)
     return {
         "slots": slots, "trials": n, "asked": trials, "epochs": epochs, "epoch_s": epoch_s,
         "checkpoint_every_s": checkpoint_every_s if checkpoint_every_s is not None else TrialConfig().checkpoint_every_s, "counts": summary["counts"],
         "search_s": t1 - t0, "ideal_s": n * epochs * epoch_s / slots, **shares,
-        "driver_cpu_per_trial_s": (seen["cpu_end"] - seen["cpu"]) / max(n, 1),
+        # the driver's CPU with its MLflow follower's (a process of its own: study.tracking.follow)
+        "driver_cpu_per_trial_s": (seen["cpu_end"] - seen["cpu"] + cores["follower"] * (t1 - t0)) / max(n, 1),
         "cpu_stolen": (seen["ticks_end"][2] - seen["ticks"][2]) / max(seen["ticks_end"][1] - seen["ticks"][1], 1),
-        "cpu_cores": {"driver": (seen["cpu_end"] - seen["cpu"]) / (t1 - t0), **ClusterSampler.cores(seen["procs"], seen["procs_end"], t1 - t0)},
+        "cpu_cores": {"driver": (seen["cpu_end"] - seen["cpu"]) / (t1 - t0), **cores},
         "machine_cpu_busy": (seen["ticks_end"][0] - seen["ticks"][0]) / max(seen["ticks_end"][1] - seen["ticks"][1], 1),
         "suggest_median_ms": 1000 * statistics.median(suggest) if suggest else float("nan"),
         "suggest_last_tenth_ms": 1000 * statistics.median(tenth) if tenth else float("nan"),
@@ -157,7 +161,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
         "snapshot_max_s": max(snapshots.seconds, default=0.0),
         "snapshot_spans": [(a - t0, d) for a, d in zip(snapshots.started, snapshots.seconds)],  # from the search's start
         "searcher_other_ms_per_trial": 1000 * (sum(timers["on_trial_result"].seconds) + sum(timers["on_trial_complete"].seconds)) / max(n, 1),
-        "driver_wrote_mb": (seen["wrote_end"] - seen["wrote"]) / 2**20,
+        "driver_wrote_mb": (seen["wrote_end"] - seen["wrote"] + seen["follower_wrote_end"] - seen["follower_wrote"]) / 2**20,
         "folder_mb": sum(p.stat().st_size for p in files) / 2**20, "folder_files": len(files),
         "workers_rss_gb": sampler.peak.get("workers", 0.0) / 2**30, "driver_rss_gb": sampler.peak.get("driver", 0.0) / 2**30,
         "load_before": os.getloadavg()[0],
@@ -214,7 +218,7 @@ def stop_cluster(proc: subprocess.Popen) -> None:
 def table(rows: list[dict[str, Any]]) -> str:
     head = (f"{'slots':>5} {'trials':>6} {'ckpt':>5} {'search':>8} {'ideal':>7} {'busy':>5} {'ramp':>5} {'WAIT':>5} {'drv cpu/trial':>13} "
             f"{'suggest p50':>11} {'last 10%':>8} {'searcher/trial':>14} {'drv wrote':>9} {'folder':>12} {'cluster RSS':>11} {'load':>5} "
-            f"{'CPUs busy':>9} {'stolen':>6} {'cores drv/trials/ray':>20}")
+            f"{'CPUs busy':>9} {'stolen':>6} {'cores drv/fol/trials/ray':>24}")
     lines = [head]
     for r in rows:
         verdict = "" if r["wait_share"] <= GOAL else "  > goal"
@@ -224,13 +228,13 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{r['wait_share']:>5.1%} {r['driver_cpu_per_trial_s']:>12.3f}s {r['suggest_median_ms']:>9.0f}ms "
             f"{r['suggest_last_tenth_ms']:>6.0f}ms {r['searcher_other_ms_per_trial']:>12.0f}ms {r['driver_wrote_mb']:>7.1f}MB "
             f"{r['folder_mb']:>5.0f}MB/{r['folder_files']:<5} {r['workers_rss_gb']:>9.1f}GB {r['load_before']:>5.1f} "
-            f"{r.get('machine_cpu_busy', float('nan')):>9.0%} {r.get('cpu_stolen', float('nan')):>6.0%} {_cores(r):>20}{verdict}")
+            f"{r.get('machine_cpu_busy', float('nan')):>9.0%} {r.get('cpu_stolen', float('nan')):>6.0%} {_cores(r):>24}{verdict}")
     return "\n".join(lines)
 
 
 def _cores(row: dict[str, Any]) -> str:
     cores = row.get("cpu_cores") or {}
-    return "/".join(f"{cores[k]:.2f}" if k in cores else "-" for k in ("driver", "workers", "ray"))
+    return "/".join(f"{cores[k]:.2f}" if k in cores else "-" for k in ("driver", "follower", "workers", "ray"))
 
 
 def legs_table(rows: list[dict[str, Any]]) -> str:
@@ -338,12 +342,13 @@ def main() -> None:
         f"MLflow (the folder's SQLite, sent by the driver); {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "busy: slot-time in trials; ramp: slot-time before each slot's first trial; WAIT: slot-time between two trials of "
         f"a slot (its worker), waiting on the driver and Ray (goal <= {GOAL:.0%}); "
-        "drv cpu/trial: the driver's CPU s during the search per trial; suggest: "
+        "drv cpu/trial: the driver's CPU s during the search per trial, its MLflow follower's included; suggest: "
         "StudySearch.suggest (median, and of the last tenth); searcher/trial: its on_trial_result + on_trial_complete; "
-        "drv wrote: bytes the driver wrote in the search; folder: the study folder at the end; load: 1-min load average before; "
+        "drv wrote: bytes the driver and its follower wrote in the search; folder: the study folder at the end; load: 1-min load average before; "
         "CPUs busy: the whole machine's CPU use during the search (/proc/stat), stolen: of it, time the virtual CPUs "
         "waited for the host; cores: CPU cores used on average "
-        "during the search by the driver, the trials' worker processes and Ray's own (raylet, GCS, agents)",
+        "during the search by the driver, its MLflow follower (a process of its own), the trials' worker processes and "
+        "Ray's own (raylet, GCS, agents)",
         "", table(rows), "",
         "where the WAIT went, leg by leg (share of the slot-time; each leg from the latest mark before it): the final report "
         "seen by the driver, the trial ended, the next one suggested, its reset sent, the worker reset, the first train "

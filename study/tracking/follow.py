@@ -4,10 +4,17 @@ A SQLite store is one file on the driver's machine: every process that writes it
 turn, and a Ray worker that talks to it first spends about 2 s of CPU importing mlflow and setting
 up the SQLAlchemy store — once per worker process, while its first trials run, on the CPUs the
 trials need. With such a store, trials only write their records (``study.tracking.records``, in
-the study folder, on the same machine), and the driver sends what the records hold in one thread
-of its own (:class:`RunFollower`): one writer, one import, the MLflow client the driver has anyway.
-With a tracking server (``--tracking-uri http://...``) the trials send their own runs as before
-(``TrialRun(background=True)``): they may run on other machines, whose records the driver may not see.
+the study folder, on the same machine), and the driver sends what the records hold
+(:class:`RunFollower`): one writer, one import. With a tracking server (``--tracking-uri http://...``)
+the trials send their own runs as before (``TrialRun(background=True)``): they may run on other
+machines, whose records the driver may not see.
+
+The sends run in a process of the follower's own, at a lower CPU priority (:data:`NICE`), not in
+a thread of the driver: at 64 trials at once they take more CPU than Tune's loop, and in the
+driver's process they held its interpreter lock more than the loop did (docs/SCALING.md), so a slot
+waited for them before its next trial. MLflow here mirrors the records, which are the truth, so
+it may lag behind them; the loop may not. The driver keeps what it reads back (each trial's run
+id, and the record's size when sent) from the sends' answers.
 
 The driver sends a trial's record when the trial ends and, while it runs, at most every
 :data:`FOLLOW_EVERY_S` seconds when the record grew, so MLflow shows each epoch within seconds.
@@ -20,28 +27,141 @@ sync (``study.tracking.sync``) sends whatever is still missing.
 
 from __future__ import annotations
 
-import sys
+import concurrent.futures
+import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from study.tracking.push import create_trial_run, find_trial_runs, push_trial
 from study.tracking.records import TrialState, read_record, records_dir, safe_name
-from study.tracking.sender import Sender
 from study.tracking.store import RETRY_AFTER_S, TrackingInfo, _log_artifact, client, close_run
 from study.tracking.system import start_system_metrics, stop_system_metrics
 
-__all__ = ["FOLLOW_EVERY_S", "RunFollower", "driver_sends"]
+__all__ = ["FOLLOW_EVERY_S", "NICE", "RunFollower", "driver_sends"]
 
 FOLLOW_EVERY_S = 2.0  # s between two sends of a running trial's record
-PUSH_DELAY_S = 0.3  # a push waits this long: a trial's end is when the driver's Tune loop is busiest (next trial)
+NICE = 10  # the sending process's niceness (added to the driver's): on a busy machine, Tune's loop and the trials go first
 
 
 def driver_sends(uri: str | None) -> bool:
     """Whether the driver, not the trials, sends the trials' runs: a SQLite store (see the module docstring)."""
     return bool(uri) and str(uri).startswith("sqlite:")
+
+
+class Sent(NamedTuple):
+    """A send's answer, for the driver: the trial's run id ("" while it has none), the record's size
+    that was sent (-1: nothing yet), the error that stopped the send (None: none), the sending process."""
+
+    run_id: str
+    size: int
+    error: str | None
+    pid: int = 0
+
+
+class RunFollower:
+    """The driver's sender of trial runs from their records: a process of its own; the caller never waits."""
+
+    def __init__(self, info: TrackingInfo, study_dir: Path, since: float = 0.0) -> None:
+        """``since``: when this session began following (time.time()); a record opened later is of a trial
+        of this session, whose run cannot exist yet, so it is made without looking for it first."""
+        self.info = info
+        self.folder = records_dir(Path(study_dir))
+        self.since = since
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None  # started by the first push
+        self._pending: set[concurrent.futures.Future[Sent]] = set()
+        self._queued: dict[str, int] = {}  # trial key -> its pushes not answered yet
+        self._sent: dict[str, Sent] = {}
+        self._answers = threading.Condition()  # guards the three above; notified at each answer
+        self.last_error: str | None = None
+        self.closed = False
+        self._pid: int | None = None
+
+    def run_id(self, key: str) -> str:
+        """The trial's run id ("" while its run does not exist yet, or its send has not answered)."""
+        sent = self._sent.get(key)
+        return sent.run_id if sent is not None else ""
+
+    def push(self, key: str) -> None:
+        """Send, in the background, what the trial's record holds that was not sent yet (in the order pushed)."""
+        if self.closed:  # its process knew what it had sent; another one would send it again
+            raise RuntimeError(f"RunFollower of {self.folder} is closed: push({key!r}) goes to a new follower")
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),  # not a fork of Ray's threads
+                initializer=_start, initargs=(self.info, self.folder, self.since))
+        future = self._pool.submit(_push, key)
+        with self._answers:
+            self._pending.add(future)
+            self._queued[key] = self._queued.get(key, 0) + 1
+        future.add_done_callback(lambda f: self._answered(key, f))
+
+    def _answered(self, key: str, future: concurrent.futures.Future[Sent]) -> None:
+        try:
+            sent = future.result()
+        except Exception as e:  # the sending process died (killed, out of memory): the closing sync sends what is left
+            sent = Sent(self.run_id(key), -1, f"{type(e).__name__}: {e}")
+        with self._answers:
+            self._pending.discard(future)
+            self._queued[key] -= 1
+            if not self._queued[key]:
+                del self._queued[key]
+            self._sent[key] = sent
+            self.last_error = sent.error
+            self._pid = sent.pid or self._pid
+            self._answers.notify_all()
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until what was pushed so far is sent (or given up); False if ``timeout_s`` ran out first."""
+        with self._answers:
+            pending = set(self._pending)
+            return self._answers.wait_for(lambda: not pending & self._pending, timeout_s)
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Flush, then end the sending process (for good); False if sends were left undone."""
+        self.closed = True
+        done = self.flush(timeout_s)
+        if self._pool is not None:
+            self._pool.shutdown(wait=done, cancel_futures=True)
+            self._pool = None
+        return done
+
+    def pid(self) -> int | None:
+        """The sending process's pid, as its latest answer says (None before the first answer)."""
+        return self._pid
+
+    def changed(self, key: str) -> bool:
+        """Whether the trial's record grew since it was last sent (a cheap ``stat``, for the driver's loop);
+        False while a push of it is under way (it sends the record as it is then)."""
+        if key in self._queued:
+            return False
+        try:
+            size = (self.folder / f"{safe_name(key)}.jsonl").stat().st_size
+        except OSError:
+            return False
+        sent = self._sent.get(key)
+        return sent is None or size != sent.size
+
+
+# -- in the sending process -----------------------------------------------------------------------
+_SENDS: _Sends | None = None
+
+
+def _start(info: TrackingInfo, folder: Path, since: float) -> None:
+    global _SENDS
+    try:
+        os.nice(NICE)
+    except OSError:  # not allowed here: the sends go at the driver's priority
+        pass
+    _SENDS = _Sends(info, folder, int(since * 1000))
+
+
+def _push(key: str) -> Sent:
+    assert _SENDS is not None, "the sending process was not started by RunFollower"
+    return _SENDS.push(key)
 
 
 @dataclass
@@ -60,70 +180,28 @@ class _Followed:
     system_metrics: Any = None
 
 
-class RunFollower:
-    """The driver's sender of trial runs from their records (one thread; the caller never waits)."""
+@dataclass
+class _Sends:
+    """The sending process's state: what it sent of each trial's record, and its MLflow client."""
 
-    def __init__(self, info: TrackingInfo, study_dir: Path, since: float = 0.0) -> None:
-        """``since``: when this session began following (time.time()); a record opened later is of a trial
-        of this session, whose run cannot exist yet, so it is made without looking for it first."""
-        self.info = info
-        self.folder = records_dir(Path(study_dir))
-        self.since_ms = int(since * 1000)
-        self._trials: dict[str, _Followed] = {}
-        self._sender = Sender()
-        self._hurry = threading.Event()
-        self._client: Any = None
-        self.last_error: str | None = None
+    info: TrackingInfo
+    folder: Path
+    since_ms: int
+    _trials: dict[str, _Followed] = field(default_factory=dict)
+    _client: Any = None
 
-    def run_id(self, key: str) -> str:
-        """The trial's run id ("" while its run does not exist yet)."""
-        followed = self._trials.get(key)
-        return followed.run_id if followed is not None else ""
-
-    def push(self, key: str) -> None:
-        """Send, in the background, what the trial's record holds that was not sent yet."""
-        at = time.monotonic() + PUSH_DELAY_S
-        self._sender.submit(lambda: self._push_later(key, at))
-
-    def _push_later(self, key: str, at: float) -> None:
-        self._hurry.wait(max(0.0, at - time.monotonic()))  # no waiting once someone waits for the sends
-        self._push_now(key)
-
-    def flush(self, timeout_s: float = 30.0) -> bool:
-        """Wait until what was pushed so far is sent (or given up)."""
-        self._hurry.set()
-        try:
-            return self._sender.flush(timeout_s)
-        finally:
-            self._hurry.clear()
-
-    def changed(self, key: str) -> bool:
-        """Whether the trial's record grew since it was last sent (a cheap ``stat``, for the driver's loop)."""
-        followed = self._trials.get(key)
-        path = followed.path if followed is not None else self.folder / f"{safe_name(key)}.jsonl"
-        try:
-            size = path.stat().st_size
-        except OSError:
-            return False
-        return followed is None or size != followed.size
-
-    # -- in the sender thread ---------------------------------------------------------------------
-    def _push_now(self, key: str) -> None:
+    def push(self, key: str) -> Sent:
         followed = self._trials.setdefault(key, _Followed(self.folder / f"{safe_name(key)}.jsonl"))
         if followed.ended or time.monotonic() < followed.retry_at or not followed.path.exists():
-            return
-        turn = sys.getswitchinterval()
-        sys.setswitchinterval(min(turn, 0.0005))  # short GIL turns: the driver's Tune loop runs beside this thread
+            return Sent(followed.run_id, followed.size, None, os.getpid())
         try:
             if self._client is None:
                 self._client = client(self.info.uri)
             self._send(followed, key)
-            self.last_error = None
+            return Sent(followed.run_id, followed.size, None, os.getpid())
         except Exception as e:  # a locked or unreadable store: the closing sync sends what is left
             followed.retry_at = time.monotonic() + RETRY_AFTER_S
-            self.last_error = f"{type(e).__name__}: {e}"
-        finally:
-            sys.setswitchinterval(turn)
+            return Sent(followed.run_id, followed.size, f"{type(e).__name__}: {e}", os.getpid())
 
     def _send(self, followed: _Followed, key: str) -> None:
         from mlflow.entities import Metric, Param

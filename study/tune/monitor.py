@@ -97,7 +97,7 @@ class StudyMonitor(Callback):
         self._since = time.time()  # when this session began (trials opened later are new)
 
     def __getstate__(self) -> dict[str, Any]:
-        # Tune pickles this callback into its experiment state: the follower's thread and client stay here
+        # Tune pickles this callback into its experiment state: the follower's process stays here
         return {**self.__dict__, "_follower": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -154,9 +154,11 @@ class StudyMonitor(Callback):
         return self._follower, trial_key(xs["launch_id"], trial.trial_id)
 
     def flush_runs(self, timeout_s: float = 30.0) -> None:
-        """Wait until the trials' runs hold what their records held so far (the driver sends them)."""
+        """Wait until the trials' runs hold what their records held so far (the driver sends them), and
+        end the sending process (the phase is over; what is left goes with the study's closing sync)."""
         if self._follower is not None:
-            self._follower.flush(timeout_s)
+            self._follower.close(timeout_s)
+            self._follower = None
 
     @staticmethod
     def _params(trial: Any) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from study.tracking import TAG_OUTCOME, TAG_TRIAL_KEY, TrackingInfo, TrialRun, check_tracking, default_tracking_uri, start_parent_run
 from study.tracking.follow import RunFollower, driver_sends
 from study.tracking.records import record_end, records_dir
@@ -106,3 +108,25 @@ def test_a_store_that_fails_is_retried_later_and_stops_nothing(tmp_path: Path) -
     follower.push("L/t4")  # does not raise
     assert follower.flush(60)
     assert follower.last_error and follower.run_id("L/t4") == ""
+
+
+def test_the_sends_run_in_a_process_of_their_own_at_a_lower_priority(tmp_path: Path) -> None:
+    """Not a thread of the driver: there they held the interpreter lock that Tune's loop needs."""
+    import os
+
+    import psutil
+
+    from study.tracking.follow import NICE
+
+    info = _store(tmp_path, "process")
+    follower = RunFollower(info, tmp_path, since=time.time())
+    TrialRun(None, "L/t5", "t5", record_dir=records_dir(tmp_path)).log_epochs([{"epoch": 0, "accuracy": 0.1}])
+    follower.push("L/t5")
+    assert follower.flush(60) and follower.run_id("L/t5")
+    pid = follower.pid()
+    assert pid is not None and pid != os.getpid()
+    assert psutil.Process(pid).nice() == min(19, os.nice(0) + NICE)
+    assert follower.close(60)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    with pytest.raises(RuntimeError, match="closed"):  # a new process would not know what was sent
+        follower.push("L/t5")
