@@ -122,6 +122,7 @@ class ClusterSampler:
         self.peak: dict[str, float] = {}
         self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds so far)
         self.wrote: dict[int, int] = {}  # the driver's children: pid -> bytes written so far
+        self.pressure: list[tuple[float, float, float]] = []  # (time.time(), pressure()) every every_s
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -136,6 +137,7 @@ class ClusterSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             self.sample()
+            self.pressure.append((time.time(), *pressure()))
 
     def sample(self) -> dict[int, tuple[str, float]]:
         """Take a sample now; every process's CPU so far (a copy)."""
@@ -185,6 +187,19 @@ def write_bytes() -> int:
     return 0
 
 
+def pressure() -> tuple[float, float]:
+    """Seconds so far in which some runnable task waited for a CPU, and some task waited for I/O
+    (Linux's pressure stall information, /proc/pressure; 0 where the kernel has none)."""
+    out = []
+    for kind in ("cpu", "io"):
+        try:
+            first = Path(f"/proc/pressure/{kind}").read_text().split("\n", 1)[0]  # "some avg10=... total=<us>"
+            out.append(int(first.rsplit("total=", 1)[1]) / 1e6)
+        except (OSError, IndexError, ValueError):
+            out.append(0.0)
+    return out[0], out[1]
+
+
 def cpu_ticks() -> tuple[int, int, int]:
     """(busy, total, stolen) jiffies of the whole machine so far (/proc/stat): the machine's CPU use
     over the search, and the time its virtual CPUs waited for the host (other machines' work)."""
@@ -204,3 +219,29 @@ def slot_wait(runs: Runs, t0: float, t1: float, slots: int) -> dict[str, float]:
     wait = sum(b[0] - a[1] for trials in runs.values() for a, b in zip(trials, trials[1:]))
     slot_time = slots * (t1 - t0)
     return {"wait_share": wait / slot_time, "ramp_share": ramp / slot_time, "busy_share": busy / slot_time}
+
+
+class GcPauses:
+    """The driver's garbage collections (``gc.callbacks``): each one stops the driver's loop."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.started: list[float] = []  # when each full (generation 2) collection began, time.time()
+        self._t0 = 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            if info["generation"] == 2:
+                self.started.append(time.time())
+        else:
+            self.seconds[info["generation"]].append(time.perf_counter() - self._t0)
+
+    def summary(self, t0: float) -> dict[str, Any]:
+        """The full collections since ``t0`` (the search's start): how many, their seconds, the longest, when."""
+        spans = [(a - t0, d) for a, d in zip(self.started, self.seconds[2]) if a >= t0]
+        return {"gc_full": len(spans), "gc_full_s": sum(d for _, d in spans), "gc_full_max_s": max((d for _, d in spans), default=0.0),
+                "gc_full_spans": spans}

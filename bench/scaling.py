@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _scaling_measure import LEGS, ClusterSampler, Stamps, Timer, by_worker, cpu_ticks, legs, slot_wait, write_bytes
+from _scaling_measure import LEGS, ClusterSampler, GcPauses, Stamps, Timer, by_worker, cpu_ticks, legs, pressure, slot_wait, write_bytes
 
 from trainable.config import TrialConfig
 
@@ -97,6 +97,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     opts = LaunchOptions(space=str(spec), root=str(folder / "studies"), address=address, gpus_per_trial=GPUS / slots,
                          status_every_s=30.0)
     timers = {n: Timer(StudySearch, n) for n in ("suggest", "on_trial_result", "on_trial_complete")}
+    pauses = GcPauses()
     snapshots = Timer(TuneController, "save_to_dir")  # Tune's experiment snapshot: the driver's loop waits for it
     stamps = Stamps()
     stamps.patch_final(TuneController)
@@ -110,13 +111,13 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     real_search = runner.run_search
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
-        seen.update(start=time.time(), cpu=time.process_time(), wrote=write_bytes(), ticks=cpu_ticks(), procs=sampler.sample(),
+        seen.update(start=time.time(), cpu=time.process_time(), wrote=write_bytes(), ticks=cpu_ticks(), procs=sampler.sample(), psi=pressure(),
                     follower_wrote=sum(sampler.wrote.values()))
         try:
             return real_search(*args, **kwargs)
         finally:
             seen.update(end=time.time(), cpu_end=time.process_time(), wrote_end=write_bytes(), ticks_end=cpu_ticks(),
-                        procs_end=sampler.sample(), follower_wrote_end=sum(sampler.wrote.values()))
+                        procs_end=sampler.sample(), psi_end=pressure(), follower_wrote_end=sum(sampler.wrote.values()))
 
     runner.run_search = timed_search
     profiler = None
@@ -160,6 +161,10 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
         "snapshots": len(snapshots.seconds), "snapshot_s": sum(snapshots.seconds),
         "snapshot_max_s": max(snapshots.seconds, default=0.0),
         "snapshot_spans": [(a - t0, d) for a, d in zip(snapshots.started, snapshots.seconds)],  # from the search's start
+        **pauses.summary(t0),
+        # share of the search's wall time in which some task waited for a CPU / for I/O, and every 2 s
+        "pressure_cpu": (seen["psi_end"][0] - seen["psi"][0]) / (t1 - t0), "pressure_io": (seen["psi_end"][1] - seen["psi"][1]) / (t1 - t0),
+        "pressure_spans": [(t - t0, c, i) for t, c, i in sampler.pressure if t0 <= t <= t1],
         "searcher_other_ms_per_trial": 1000 * (sum(timers["on_trial_result"].seconds) + sum(timers["on_trial_complete"].seconds)) / max(n, 1),
         "driver_wrote_mb": (seen["wrote_end"] - seen["wrote"] + seen["follower_wrote_end"] - seen["follower_wrote"]) / 2**20,
         "folder_mb": sum(p.stat().st_size for p in files) / 2**20, "folder_files": len(files),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -93,7 +94,11 @@ class RunFollower:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"),  # not a fork of Ray's threads
                 initializer=_start, initargs=(self.info, self.folder, self.since))
-        future = self._pool.submit(_push, key)
+        try:
+            future = self._pool.submit(_push, key)
+        except concurrent.futures.BrokenExecutor as e:  # its process died: the closing sync sends what is left
+            self.last_error = f"{type(e).__name__}: {e}"
+            return
         with self._answers:
             self._pending.add(future)
             self._queued[key] = self._queued.get(key, 0) + 1
@@ -152,6 +157,7 @@ _SENDS: _Sends | None = None
 
 def _start(info: TrackingInfo, folder: Path, since: float) -> None:
     global _SENDS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the terminal is the driver's to handle (it flushes, then ends this)
     try:
         os.nice(NICE)
     except OSError:  # not allowed here: the sends go at the driver's priority

@@ -130,3 +130,28 @@ def test_the_sends_run_in_a_process_of_their_own_at_a_lower_priority(tmp_path: P
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     with pytest.raises(RuntimeError, match="closed"):  # a new process would not know what was sent
         follower.push("L/t5")
+
+
+def test_a_sending_process_that_died_stops_nothing(tmp_path: Path) -> None:
+    """Killed (out of memory, by hand): the driver's pushes go on without raising; the closing sync sends the rest."""
+    import os
+    import signal
+
+    info = _store(tmp_path, "died")
+    follower = RunFollower(info, tmp_path, since=time.time())
+    TrialRun(None, "L/t6", "t6", record_dir=records_dir(tmp_path)).log_epochs([{"epoch": 0, "accuracy": 0.1}])
+    follower.push("L/t6")
+    assert follower.flush(60)
+    pid = follower.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGINT)  # a Ctrl-C reaches the whole process group: ignored there
+    follower.push("L/t6")
+    assert follower.flush(60) and follower.last_error is None and follower.pid() == pid
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 30
+    while time.time() < deadline and not follower.last_error:
+        follower.push("L/t6")  # raises nothing, before and after the pool notices
+        follower.flush(5)
+        time.sleep(0.2)
+    assert follower.last_error and "Broken" in follower.last_error
+    follower.close(5)
