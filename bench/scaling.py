@@ -45,6 +45,7 @@ from typing import Any
 
 from _scaling_measure import LEGS, ClusterSampler, GcPauses, Stamps, Timer, by_worker, cpu_ticks, legs, pressure, slot_wait, write_bytes
 
+from study.testing.servers import ray_token_env
 from trainable.config import TrialConfig
 
 GOAL = 0.05  # slots waiting on the driver, share of the search's slot-time
@@ -194,6 +195,8 @@ def start_cluster(folder: Path, epoch_s: float) -> tuple[str, subprocess.Popen]:
                             stdout=(folder / "ray-head.log").open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
     address = f"127.0.0.2:{port}"
     for _ in range(120):
+        if proc.poll() is not None:
+            raise RuntimeError("the ray head exited: " + (folder / "ray-head.log").read_text()[-2000:])
         if subprocess.run([ray, "status", f"--address={address}"], capture_output=True, env=env).returncode == 0:
             return address, proc
         time.sleep(1)
@@ -308,6 +311,7 @@ def main() -> None:
     from trainable.data import ensure_embedded
 
     root = Path(tempfile.mkdtemp(prefix="xs-scale-", dir="/tmp"))
+    os.environ.update(ray_token_env(root))  # the cluster's auth token, for the head and the drivers
     data = ensure_embedded(root / "data", train_per_class=4, valid_per_class=2)
     address, head = start_cluster(root, args.epoch_s)
     path = [str(Path(__file__).resolve().parents[1])] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]

@@ -8,13 +8,24 @@ replacement here, so tests exercise the same scheduler, actors and object store 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from study.testing.servers import ray_token_env
 from tests.study.helpers import MlflowServer
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# The session's own Ray auth token, before anything imports ray: the `ray start` clusters the tests
+# start need one, and a fresh machine has none until some `ray.init` writes ~/.ray/auth_token.
+_TOKEN_DIR = tempfile.mkdtemp(prefix="xs-ray-token-")
+os.environ.update(ray_token_env(Path(_TOKEN_DIR)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_TOKEN_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,14 @@
 """Real servers for tests and benchmarks, on loopback, each in its own process group: an ``mlflow
 server`` (a SQLite or PostgreSQL backend) and a throw-away PostgreSQL cluster (``initdb`` in a
 temporary folder, ``pg_ctl`` start and stop; as the ``postgres`` user when this is root, since
-PostgreSQL refuses to run as root). Nothing here is used by a study.
+PostgreSQL refuses to run as root), and the auth token of a throw-away Ray cluster. Nothing here is
+used by a study.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,11 +19,28 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["POOL_ENV", "MlflowServer", "PostgresCluster", "free_port", "postgres_bin"]
+__all__ = ["POOL_ENV", "MlflowServer", "PostgresCluster", "free_port", "postgres_bin", "ray_token_env"]
 
 # An MLflow server's database connections, per worker process (SQLAlchemy's default: 5, and 10 more
 # when busy): with 64 trials at once a request waited 30 s for one and failed; these are README's
 POOL_ENV = {"MLFLOW_SQLALCHEMYSTORE_POOL_SIZE": "10", "MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW": "30"}
+
+
+def ray_token_env(folder: Path) -> dict[str, str]:
+    """The variables that give this process and its children (``ray start``, drivers, trial workers)
+    a Ray auth token of their own: Ray >= 2.59 clusters started with ``ray start`` require one, and
+    ``ray start`` does not create it (a local ``ray.init`` writes ``~/.ray/auth_token`` first, so on a
+    fresh machine a test or bench that started a cluster before any ``ray.init`` failed). The
+    token lives in ``folder`` and the user's ``~/.ray`` is left alone; a token the environment
+    already names (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``) is kept."""
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return {}
+    path = Path(folder) / "ray_auth_token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))  # Ray's own format (ray get-auth-token --generate)
+        path.chmod(0o600)
+    return {"RAY_AUTH_TOKEN_PATH": str(path)}
 
 
 def free_port() -> int:
