@@ -108,7 +108,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     stamps.patch(TuneController, "_on_trial_reset", "reset_done")
     stamps.patch(TuneController, "_schedule_trial_train", "train_sent")
     seen: dict[str, Any] = {}
-    sampler = ClusterSampler(head_pid)
+    sampler = ClusterSampler(head_pid, state=folder / "sampler.json")  # its periodic samples in a process of its own
     real_search = runner.run_search
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
@@ -224,7 +224,8 @@ def stop_cluster(proc: subprocess.Popen) -> None:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'slots':>5} {'trials':>6} {'ckpt':>5} {'search':>8} {'ideal':>7} {'busy':>5} {'ramp':>5} {'WAIT':>5} {'drv cpu/trial':>13} "
+    head = (f"{'slots':>5} {'trials':>6} {'ckpt':>5} {'search':>8} {'ideal':>7} {'busy':>5} {'ramp':>5} {'WAIT':>5} {'running':>7} "
+            f"{'drv cpu/trial':>13} "
             f"{'suggest p50':>11} {'last 10%':>8} {'searcher/trial':>14} {'drv wrote':>9} {'folder':>12} {'cluster RSS':>11} {'load':>5} "
             f"{'CPUs busy':>9} {'stolen':>6} {'cores drv/fol/trials/ray':>24}")
     lines = [head]
@@ -233,7 +234,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['slots']:>5} {r['trials']:>6} {r.get('checkpoint_every_s', 0.0):>4g}s "
             f"{r['search_s']:>7.0f}s {r['ideal_s']:>6.0f}s {r['busy_share']:>5.0%} {r['ramp_share']:>5.0%} "
-            f"{r['wait_share']:>5.1%} {r['driver_cpu_per_trial_s']:>12.3f}s {r['suggest_median_ms']:>9.0f}ms "
+            f"{r['wait_share']:>5.1%} {r.get('wait_running_share', float('nan')):>7.1%} "
+            f"{r['driver_cpu_per_trial_s']:>12.3f}s {r['suggest_median_ms']:>9.0f}ms "
             f"{r['suggest_last_tenth_ms']:>6.0f}ms {r['searcher_other_ms_per_trial']:>12.0f}ms {r['driver_wrote_mb']:>7.1f}MB "
             f"{r['folder_mb']:>5.0f}MB/{r['folder_files']:<5} {r['workers_rss_gb']:>9.1f}GB {r['load_before']:>5.1f} "
             f"{r.get('machine_cpu_busy', float('nan')):>9.0%} {r.get('cpu_stolen', float('nan')):>6.0%} {_cores(r):>24}{verdict}")
@@ -350,7 +352,8 @@ def main() -> None:
         "the real driver, Optuna (its JournalStorage file), "
         f"MLflow (the folder's SQLite, sent by the driver); {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "busy: slot-time in trials; ramp: slot-time before each slot's first trial; WAIT: slot-time between two trials of "
-        f"a slot (its worker), waiting on the driver and Ray (goal <= {GOAL:.0%}); "
+        f"a slot (its worker), waiting on the driver and Ray (goal <= {GOAL:.0%}); running: the same wait as a share of the slots' time from "
+        "their first trial's start to their last one's end (the ramp and the tail left out); "
         "drv cpu/trial: the driver's CPU s during the search per trial, its MLflow follower's included; suggest: "
         "StudySearch.suggest (median, and of the last tenth); searcher/trial: its on_trial_result + on_trial_complete; "
         "drv wrote: bytes the driver and its follower wrote in the search; folder: the study folder at the end; load: 1-min load average before; "
