@@ -7,7 +7,6 @@ the cluster's memory. The bench's own instrumentation: nothing of it is in the s
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -133,7 +132,6 @@ class ClusterSampler:
         self.wrote: dict[int, int] = {}  # the driver's children: pid -> bytes written so far
         self.pressure: list[tuple[float, float, float]] = []  # (time.time(), pressure()) every every_s
         self.not_ours: set[int] = {os.getpid()} if driver_pid else set()  # the sampling process, a child of the driver
-        self._lock = threading.Lock()
         self._child: Any = None
 
     def __enter__(self) -> ClusterSampler:
@@ -163,15 +161,14 @@ class ClusterSampler:
             got = json.loads(self.state.read_text())
         except (OSError, ValueError):
             return
-        with self._lock:
-            for pid, (kind, cpu) in got["cpu"].items():
-                if cpu > self.cpu.get(int(pid), (kind, -1.0))[1]:
-                    self.cpu[int(pid)] = (kind, cpu)
-            for pid, wrote in got["wrote"].items():
-                self.wrote[int(pid)] = max(wrote, self.wrote.get(int(pid), 0))
-            for kind, rss in got["peak"].items():
-                self.peak[kind] = max(rss, self.peak.get(kind, 0.0))
-            self.pressure = [tuple(row) for row in got["pressure"]]  # type: ignore[misc]
+        for pid, (kind, cpu) in got["cpu"].items():
+            if cpu > self.cpu.get(int(pid), (kind, -1.0))[1]:
+                self.cpu[int(pid)] = (kind, cpu)
+        for pid, wrote in got["wrote"].items():
+            self.wrote[int(pid)] = max(wrote, self.wrote.get(int(pid), 0))
+        for kind, rss in got["peak"].items():
+            self.peak[kind] = max(rss, self.peak.get(kind, 0.0))
+        self.pressure = [tuple(row) for row in got["pressure"]]  # type: ignore[misc]
 
     def run_forever(self) -> None:
         """The sampling process's loop: a sample every ``every_s``, its figures written to ``state``."""
@@ -180,47 +177,49 @@ class ClusterSampler:
         assert self.state is not None
         while True:
             time.sleep(self.every_s)
-            self.sample()
+            self._scan()
             self.pressure.append((time.time(), *pressure()))
             tmp = self.state.with_suffix(".tmp")
             tmp.write_text(json.dumps({"cpu": self.cpu, "wrote": self.wrote, "peak": self.peak, "pressure": self.pressure}))
             tmp.replace(self.state)
 
     def sample(self) -> dict[int, tuple[str, float]]:
-        """Take a sample now; every process's CPU so far (a copy)."""
+        """Take a sample now, with the sampling process's figures so far; every process's CPU so far (a copy)."""
+        self._absorb()
+        return self._scan()
+
+    def _scan(self) -> dict[int, tuple[str, float]]:
         import psutil
 
-        self._absorb()
         try:
             procs = [psutil.Process(self.head_pid), *psutil.Process(self.head_pid).children(recursive=True)]
             driver = psutil.Process(self.driver_pid)
         except psutil.Error:
             return dict(self.cpu)
         rss = 0.0
-        with self._lock:
-            for p in procs:
-                try:
-                    t = p.cpu_times()
-                    name = p.name()
-                    self.cpu[p.pid] = ("workers" if name.startswith("ray::") and "Agent" not in name else "ray", t.user + t.system)
-                    rss += p.memory_info().rss
-                except psutil.Error:
-                    continue
-            for p in driver.children(recursive=True):  # the driver's own: its MLflow follower
-                if p.pid in self.not_ours:
-                    continue
-                try:
-                    t = p.cpu_times()
-                    self.cpu[p.pid] = ("follower", t.user + t.system)
-                    self.wrote[p.pid] = p.io_counters().write_bytes
-                except psutil.Error:
-                    continue
-            self.peak["workers"] = max(self.peak.get("workers", 0.0), rss)
+        for p in procs:
             try:
-                self.peak["driver"] = max(self.peak.get("driver", 0.0), driver.memory_info().rss)
+                t = p.cpu_times()
+                name = p.name()
+                self.cpu[p.pid] = ("workers" if name.startswith("ray::") and "Agent" not in name else "ray", t.user + t.system)
+                rss += p.memory_info().rss
             except psutil.Error:
-                pass
-            return dict(self.cpu)
+                continue
+        for p in driver.children(recursive=True):  # the driver's own: its MLflow follower
+            if p.pid in self.not_ours:
+                continue
+            try:
+                t = p.cpu_times()
+                self.cpu[p.pid] = ("follower", t.user + t.system)
+                self.wrote[p.pid] = p.io_counters().write_bytes
+            except psutil.Error:
+                continue
+        self.peak["workers"] = max(self.peak.get("workers", 0.0), rss)
+        try:
+            self.peak["driver"] = max(self.peak.get("driver", 0.0), driver.memory_info().rss)
+        except psutil.Error:
+            pass
+        return dict(self.cpu)
 
     @staticmethod
     def cores(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], seconds: float) -> dict[str, float]:
