@@ -121,7 +121,7 @@ class ClusterSampler:
     process held its interpreter lock (7 % of py-spy's samples of the driver at 64 x 1,000). The driver
     takes only the samples at the search's start and end itself, and reads the child's figures then."""
 
-    def __init__(self, head_pid: int, every_s: float = 2.0, driver_pid: int | None = None, state: Path | None = None) -> None:
+    def __init__(self, head_pid: int, state: Path, every_s: float = 2.0, driver_pid: int | None = None) -> None:
         import os
 
         self.head_pid, self.every_s = head_pid, every_s
@@ -131,7 +131,7 @@ class ClusterSampler:
         self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (kind, CPU seconds so far)
         self.wrote: dict[int, int] = {}  # the driver's children: pid -> bytes written so far
         self.pressure: list[tuple[float, float, float]] = []  # (time.time(), pressure()) every every_s
-        self.not_ours: set[int] = {os.getpid()} if driver_pid else set()  # the sampling process, a child of the driver
+        self.not_ours: set[int] = {os.getpid()}  # the sampling process, a child of the driver (in the driver: itself, no child)
         self._child: Any = None
 
     def __enter__(self) -> ClusterSampler:
@@ -139,10 +139,9 @@ class ClusterSampler:
         import subprocess
         import sys
 
-        if self.state is not None:
-            self._child = subprocess.Popen([sys.executable, __file__, str(self.head_pid), str(self.driver_pid), str(self.state),
-                                            str(self.every_s)], preexec_fn=lambda: os.nice(10))
-            self.not_ours.add(self._child.pid)
+        self._child = subprocess.Popen([sys.executable, __file__, str(self.head_pid), str(self.driver_pid), str(self.state),
+                                        str(self.every_s)], preexec_fn=lambda: os.nice(10))
+        self.not_ours.add(self._child.pid)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -155,8 +154,6 @@ class ClusterSampler:
         """The sampling process's figures so far, merged into these (each process's latest, the peaks)."""
         import json
 
-        if self.state is None:
-            return
         try:
             got = json.loads(self.state.read_text())
         except (OSError, ValueError):
@@ -174,7 +171,6 @@ class ClusterSampler:
         """The sampling process's loop: a sample every ``every_s``, its figures written to ``state``."""
         import json
 
-        assert self.state is not None
         while True:
             time.sleep(self.every_s)
             self._scan()
@@ -304,4 +300,4 @@ class GcPauses:
 if __name__ == "__main__":  # the sampling process: HEAD_PID DRIVER_PID STATE EVERY_S
     import sys
 
-    ClusterSampler(int(sys.argv[1]), float(sys.argv[4]), driver_pid=int(sys.argv[2]), state=Path(sys.argv[3])).run_forever()
+    ClusterSampler(int(sys.argv[1]), Path(sys.argv[3]), float(sys.argv[4]), driver_pid=int(sys.argv[2])).run_forever()

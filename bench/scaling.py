@@ -108,7 +108,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     stamps.patch(TuneController, "_on_trial_reset", "reset_done")
     stamps.patch(TuneController, "_schedule_trial_train", "train_sent")
     seen: dict[str, Any] = {}
-    sampler = ClusterSampler(head_pid, state=folder / "sampler.json")  # its periodic samples in a process of its own
+    sampler = ClusterSampler(head_pid, folder / "sampler.json")  # its periodic samples in a process of its own
     real_search = runner.run_search
 
     def timed_search(*args: Any, **kwargs: Any) -> Any:
