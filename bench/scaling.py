@@ -43,7 +43,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _scaling_measure import LEGS, ClusterSampler, GcPauses, Stamps, Timer, by_worker, cpu_ticks, legs, pressure, slot_wait, write_bytes
+from _scaling_measure import (
+    LEGS,
+    ClusterSampler,
+    GcPauses,
+    SnapshotTrials,
+    Stamps,
+    Timer,
+    by_worker,
+    cpu_ticks,
+    legs,
+    longest_serialized,
+    pressure,
+    slot_wait,
+    write_bytes,
+)
 
 from study.testing.servers import ray_token_env
 from trainable.config import TrialConfig
@@ -100,6 +114,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
     timers = {n: Timer(StudySearch, n) for n in ("suggest", "on_trial_result", "on_trial_complete")}
     pauses = GcPauses()
     snapshots = Timer(TuneController, "save_to_dir")  # Tune's experiment snapshot: the driver's loop waits for it
+    serialized = SnapshotTrials(TuneController)  # within each snapshot: the trials it serialized, and their seconds
     stamps = Stamps()
     stamps.patch_final(TuneController)
     stamps.patch(StudySearch, "on_trial_complete", "ended")
@@ -162,6 +177,7 @@ def run_case(address: str, head_pid: int, data: Path, folder: Path, slots: int, 
         "snapshots": len(snapshots.seconds), "snapshot_s": sum(snapshots.seconds),
         "snapshot_max_s": max(snapshots.seconds, default=0.0),
         "snapshot_spans": [(a - t0, d) for a, d in zip(snapshots.started, snapshots.seconds)],  # from the search's start
+        "snapshot_trials": serialized.calls,  # (trials serialized, wall s, the thread's CPU s) of each snapshot, in order
         **pauses.summary(t0),
         # share of the search's wall time in which some task waited for a CPU / for I/O, and every 2 s
         "pressure_cpu": (seen["psi_end"][0] - seen["psi"][0]) / (t1 - t0), "pressure_io": (seen["psi_end"][1] - seen["psi"][1]) / (t1 - t0),
@@ -256,8 +272,9 @@ def legs_table(rows: list[dict[str, Any]]) -> str:
         cells = [f"{legs.get(k, float('nan')):>{len(name)}.1%}" for k, name in LEGS]
         lines.append(f"{r['slots']:>5} {r['trials']:>6}  {r['wait_share']:>5.1%}  " + "  ".join(cells)
                      + f"  {r.get('gap_median_s', float('nan')):>9.2f}s  {r.get('snapshots', 0):>3} = {r.get('snapshot_s', 0.0):.0f} s "
-                     f"(longest {r.get('snapshot_max_s', 0.0):.1f} s)")
+                     f"(longest {r.get('snapshot_max_s', 0.0):.1f} s{longest_serialized(r)})")
     return "\n".join(lines)
+
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
