@@ -34,7 +34,8 @@ class Timer:
 class SnapshotTrials:
     """Inside each of Tune's experiment snapshots: how many trials it serialized (those changed since the
     last one: ``TuneController._trials_to_cache``), the wall seconds that took (``_get_trial_checkpoints``)
-    and the driver thread's CPU seconds in them (far fewer: the thread waited, for a CPU or the interpreter lock)."""
+    and the driver thread's CPU seconds in them (fewer than the wall's when the thread waited: for a CPU, or for the
+    interpreter lock)."""
 
     def __init__(self, cls: Any) -> None:
         real = cls._get_trial_checkpoints

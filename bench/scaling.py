@@ -276,7 +276,6 @@ def legs_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
