@@ -108,11 +108,11 @@ def table(rows: list[dict[str, Any]]) -> str:
              f"{'drv cpu/trial':>13} {'CPUs busy':>9} {'CPU pressure':>12} {'cores drv/trials/ray':>20} {'load':>5}"]
     for r in rows:
         c = r["cpu_cores"]
+        cores = f"{c['driver']:.2f}/{c['workers']:.2f}/{c['ray']:.2f}"
         lines.append(f"{r['slots']:>5} {r['trials']:>6} {r.get('workers', 0):>7} {r['search']:>7} {r['search_s']:>6.0f}s {r['ideal_s']:>5.0f}s "
                      f"{r['busy_share']:>5.0%} {r['ramp_share']:>5.0%} {r['wait_share']:>5.1%} {r['wait_running_share']:>7.1%} "
                      f"{r['driver_cpu_per_trial_s']:>12.3f}s {r['machine_cpu_busy']:>9.0%} {r['pressure_cpu']:>12.0%} "
-                     f"{c['driver']:.2f}/{c['workers']:.2f}/{c['ray']:.2f}".rjust(20 + 1) + f" {r['load_before']:>5.1f}"
-                     + ("" if r["wait_share"] <= GOAL else "  > goal"))
+                     f"{cores:>20} {r['load_before']:>5.1f}" + ("" if r["wait_share"] <= GOAL else "  > goal"))
     return "\n".join(lines)
 
 
